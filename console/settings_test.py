@@ -1,0 +1,14 @@
+"""Test override: the same settings, with a fixed test key and a fast password hasher."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-deployment-0123456789-abcdefghij")
+
+from console.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+# The test client speaks plain HTTP; production keeps the redirect (see settings.py).
+SECURE_SSL_REDIRECT = False
