@@ -1,0 +1,466 @@
+"""Warmline's domain models.
+
+Writes go through ``handoffs.services`` only; reads that shape data for callers live in
+``handoffs.selectors``. The conversation keeps its live context package denormalised in
+``Conversation.context`` so that reading it is one indexed row.
+"""
+
+import secrets
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Scope(models.TextChoices):
+    GENERAL = "general"
+    BILLING = "billing"
+    TECHNICAL = "technical"
+    SENSITIVE = "sensitive"
+
+
+def default_scopes() -> list[str]:
+    return [Scope.GENERAL.value]
+
+
+class Team(TimeStamped):
+    class RoutingMode(models.TextChoices):
+        POOL = "pool"
+        OFFER = "offer"
+
+    name = models.CharField(max_length=80, unique=True)
+    prepare_seconds = models.PositiveIntegerField(
+        default=45, help_text="Length of the preparation window after a claim."
+    )
+    routing_mode = models.CharField(max_length=10, choices=RoutingMode.choices, default=RoutingMode.POOL)
+    scopes = models.JSONField(default=default_scopes, help_text="Self-model scopes this team may read.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentProfile(TimeStamped):
+    class Presence(models.TextChoices):
+        AVAILABLE = "available"
+        AWAY = "away"
+        OFFLINE = "offline"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent")
+    display_name = models.CharField(max_length=80, blank=True)
+    teams = models.ManyToManyField(Team, related_name="agents", blank=True)
+    skills = models.JSONField(default=list, blank=True)
+    languages = models.JSONField(default=list, blank=True)
+    capacity = models.PositiveSmallIntegerField(default=3)
+    presence = models.CharField(max_length=10, choices=Presence.choices, default=Presence.OFFLINE)
+    is_supervisor = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["user__username"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="agent_capacity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.user.get_full_name() or self.user.get_username()
+
+
+class ApiToken(TimeStamped):
+    """A person's API token. Only a SHA-256 digest is stored; the token is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12, help_text="First characters, to tell tokens apart.")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+
+def new_bot_id() -> str:
+    return "bot_" + secrets.token_hex(8)
+
+
+class Bot(TimeStamped):
+    bot_id = models.CharField(max_length=40, unique=True, default=new_bot_id, editable=False)
+    name = models.CharField(max_length=80)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="bots", help_text="Default team.")
+    allowed_teams = models.ManyToManyField(Team, related_name="+", blank=True)
+    callback_url = models.URLField(blank=True, max_length=500)
+    scopes = models.JSONField(default=default_scopes, help_text="Self-model scopes this bot may read.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.bot_id})"
+
+
+class BotSecret(TimeStamped):
+    """A signing secret (``whsec_…``). Two are active while a bot rotates; old ones get an expiry."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="secrets")
+    secret = models.CharField(max_length=120)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"secret of {self.bot.bot_id} from {self.created_at:%Y-%m-%d}"
+
+
+class Customer(TimeStamped):
+    """A customer, shared across bots; holds the self-model (observations and beliefs)."""
+
+    external_id = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True, max_length=254)
+    locale = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["external_id"]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+
+class ConversationStatus(models.TextChoices):
+    BOT = "bot"
+    QUEUED = "queued"
+    PREPARING = "preparing"
+    CONNECTED = "connected"
+    RESOLVED = "resolved"
+    RETURNED_TO_BOT = "returned_to_bot"
+    ABANDONED = "abandoned"
+
+
+class Conversation(TimeStamped):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="conversations")
+    external_id = models.CharField(max_length=200)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(
+        max_length=20, choices=ConversationStatus.choices, default=ConversationStatus.BOT
+    )
+    last_seq = models.PositiveIntegerField(default=0)
+    issue_type = models.CharField(max_length=80, blank=True)
+    complexity = models.CharField(max_length=10, blank=True)
+    context = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["bot", "external_id"], name="conversation_unique_per_bot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.bot.bot_id})"
+
+
+class TurnRole(models.TextChoices):
+    CUSTOMER = "customer"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class Turn(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    seq = models.PositiveIntegerField()
+    role = models.CharField(max_length=10, choices=TurnRole.choices)
+    text = models.TextField()
+    sentiment = models.FloatField(null=True, blank=True)
+    external_id = models.CharField(max_length=200, blank=True, help_text="The bot's own message id.")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    handoff = models.ForeignKey("Handoff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["conversation", "seq"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="turn_unique_seq"),
+            models.UniqueConstraint(
+                fields=["conversation", "external_id"],
+                condition=~Q(external_id=""),
+                name="turn_unique_external_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.role}"
+
+
+class StepOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    PENDING = "pending"
+
+
+class Step(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="steps")
+    action = models.CharField(max_length=300)
+    outcome = models.CharField(max_length=10, choices=StepOutcome.choices)
+    detail = models.TextField(blank=True)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["conversation", "occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action}: {self.outcome}"
+
+
+class CommitmentKind(models.TextChoices):
+    REFUND = "refund"
+    CREDIT = "credit"
+    REPLACEMENT = "replacement"
+    CALLBACK = "callback"
+    FOLLOW_UP = "follow_up"
+    OTHER = "other"
+
+
+class Commitment(TimeStamped):
+    class Source(models.TextChoices):
+        EVENT = "event"
+        DETECTED = "detected"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        KEPT = "kept"
+        BROKEN = "broken"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="commitments")
+    text = models.TextField()
+    kind = models.CharField(max_length=20, choices=CommitmentKind.choices, default=CommitmentKind.OTHER)
+    due = models.CharField(max_length=40, blank=True, help_text="As stated: a date or a date-time.")
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    seq = models.PositiveIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+
+    class Meta:
+        ordering = ["conversation", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class ProvidedInfo(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="provided_info")
+    slot = models.CharField(max_length=40)
+    value = models.CharField(max_length=500)
+    seq = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["conversation", "seq", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.slot}={self.value}"
+
+
+class Observation(models.Model):
+    """One piece of evidence about a customer; beliefs are aggregated from these."""
+
+    class Source(models.TextChoices):
+        BOT = "bot"
+        AGENT = "agent"
+        INFERRED = "inferred"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="observations")
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    key = models.CharField(max_length=100)
+    value = models.JSONField()
+    confidence = models.FloatField()
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.GENERAL)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    source_ref = models.CharField(max_length=100, help_text="Bot id or username.")
+    observed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["customer", "key", "observed_at", "id"]
+        indexes: ClassVar = [models.Index(fields=["customer", "key", "observed_at"], name="obs_customer_key")]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="observation_confidence_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value!r}"
+
+
+class Belief(models.Model):
+    """The aggregate of a customer's observations for one key (see docs/self-model.md)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="beliefs")
+    key = models.CharField(max_length=100)
+    value = models.JSONField()
+    confidence = models.FloatField(help_text="Confidence at updated_at, before decay.")
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.GENERAL)
+    updated_at = models.DateTimeField()
+    sources = models.JSONField(default=list)
+    history = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["customer", "key"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["customer", "key"], name="belief_unique_key"),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="belief_confidence_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value!r} ({self.confidence:.2f})"
+
+
+class HandoffStatus(models.TextChoices):
+    QUEUED = "queued"
+    PREPARING = "preparing"
+    CONNECTED = "connected"
+    RESOLVED = "resolved"
+    RETURNED_TO_BOT = "returned_to_bot"
+    TRANSFERRED = "transferred"
+    ABANDONED = "abandoned"
+
+
+OPEN_HANDOFF_STATUSES = (HandoffStatus.QUEUED, HandoffStatus.PREPARING, HandoffStatus.CONNECTED)
+
+
+class Urgency(models.TextChoices):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class ReasonCode(models.TextChoices):
+    AUTHORITY_REQUIRED = "authority_required"
+    CUSTOMER_REQUEST = "customer_request"
+    FRUSTRATION = "frustration"
+    COMPLEXITY = "complexity"
+    REPEATED_FAILURE = "repeated_failure"
+    OUT_OF_SCOPE = "out_of_scope"
+    LANGUAGE = "language"
+    OTHER = "other"
+
+
+class Handoff(TimeStamped):
+    """One escalation or transfer. Its ``frame`` (package snapshot + note) is immutable once written."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="handoffs")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="handoffs")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="handoffs"
+    )
+    previous = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next"
+    )
+    status = models.CharField(max_length=20, choices=HandoffStatus.choices, default=HandoffStatus.QUEUED)
+    reason = models.TextField()
+    reason_code = models.CharField(max_length=30, choices=ReasonCode.choices)
+    focus = models.TextField(blank=True)
+    urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.NORMAL)
+    skills = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=20, blank=True)
+    # Queue order: priority(t) = base_priority + AGING_PER_SECOND * (t - queued_at). Ordering a queue at any
+    # common t only needs base_priority - AGING_PER_SECOND * queued_at, kept here as an indexed static key.
+    base_priority = models.FloatField(default=0)
+    queue_key = models.FloatField(default=0)
+    queue_position_at_queue = models.PositiveIntegerField(default=1)
+    estimated_wait_seconds = models.PositiveIntegerField(default=0)
+    queued_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    prepare_until = models.DateTimeField(null=True, blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    frame = models.JSONField(default=dict, help_text="The package as it was at escalation or transfer.")
+    note = models.TextField(blank=True, help_text="The predecessor's note (transfers, returns).")
+    resolution = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-queued_at"]
+        indexes: ClassVar = [
+            models.Index(fields=["team", "status", "-queue_key"], name="handoff_queue"),
+            models.Index(fields=["team", "claimed_at"], name="handoff_team_claimed"),
+        ]
+        constraints: ClassVar = [
+            # At most one open handoff per conversation: a second escalation returns the open one.
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(status__in=["queued", "preparing", "connected"]),
+                name="handoff_one_open_per_conversation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"handoff {self.id} ({self.status})"
+
+
+class CsatRating(models.Model):
+    class Phase(models.TextChoices):
+        BOT = "bot"
+        HUMAN = "human"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="csat_ratings")
+    handoff = models.ForeignKey(Handoff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    phase = models.CharField(max_length=10, choices=Phase.choices)
+    score = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["conversation", "created_at"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=Q(score__gte=1) & Q(score__lte=5), name="csat_score_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phase}: {self.score}"
+
+
+class InboundRequest(models.Model):
+    """An applied bot request, remembered for idempotent replay (unique per bot and webhook-id)."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="+")
+    webhook_id = models.CharField(max_length=200)
+    body_sha256 = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(default=0)
+    response_body = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["bot", "webhook_id"], name="inbound_unique_webhook_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.webhook_id} → {self.response_status}"
