@@ -1,0 +1,201 @@
+"""The HTTP contract of spec §Bots (and later §Agents, §Reports): thin handlers over services.
+
+Every error leaves as an RFC 9457 problem document. The events endpoint reads its body itself (the
+schema is published in OpenAPI) so that HTTP and the bot websocket share one ingest path and answer
+byte-for-byte alike.
+"""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from ninja import NinjaAPI, Router
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import APIKeyHeader
+from pydantic import TypeAdapter
+
+from handoffs import selectors
+from handoffs.errors import DomainError, PayloadTooLarge, problem, problem_from
+from handoffs.models import Bot
+from handoffs.schemas import (
+    ConversationOut,
+    EscalationOk,
+    Event,
+    EventBatch,
+    EventsOk,
+    HandoffOut,
+    ProblemOut,
+    SelfModelOut,
+)
+from handoffs.services.bots import bot_authenticate
+from handoffs.services.escalation import handoff_public
+from handoffs.services.ingest import events_ingest
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class WarmlineAPI(NinjaAPI):
+    """NinjaAPI that also publishes schemas referenced from hand-written request bodies."""
+
+    extra_schemas: dict[str, Any] = {}
+
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(**kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(self.extra_schemas)
+        return schema
+
+
+api = WarmlineAPI(
+    title="Warmline API",
+    version="1",
+    description="Warm AI-to-human handoffs. Bot requests are signed with Standard Webhooks; "
+    "see the project README and spec for the contract.",
+    urls_namespace="api",
+)
+
+
+def problem_response(doc: dict[str, Any], *, headers: dict[str, str] | None = None) -> JsonResponse:
+    response = JsonResponse(doc, status=doc["status"], content_type=PROBLEM_CONTENT_TYPE)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+@api.exception_handler(DomainError)
+def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return problem_response(problem_from(exc))
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return problem_response(problem_from(PayloadTooLarge("The body is over 256 KiB.")))
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    errors = [{"loc": list(error.get("loc", [])), "msg": error.get("msg", "")} for error in exc.errors]
+    return problem_response(
+        problem(
+            422,
+            "Invalid input",
+            "The request does not match the schema.",
+            code="invalid_input",
+            errors=errors,
+        )
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return problem_response(
+        problem(401, "Not authenticated", "Credentials are missing or wrong.", code="not_authenticated")
+    )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    status = exc.status_code
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    return problem_response(problem(status, title, str(exc), code=title.lower().replace(" ", "_")))
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return problem_response(problem(404, "Not found", "No such resource.", code="not_found"))
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("unhandled error in %s %s", request.method, request.path)
+    return problem_response(
+        problem(500, "Internal error", "Something went wrong on our side.", code="internal_error")
+    )
+
+
+# --- bot authentication ---------------------------------------------------------------------------
+
+
+class BotSignature(APIKeyHeader):
+    """Standard Webhooks signature over the exact body (an empty one for GETs), under any active secret."""
+
+    param_name = "webhook-signature"
+
+    def __call__(self, request: HttpRequest) -> Bot | None:
+        body = request.body  # raises RequestDataTooBig past 256 KiB → 413
+        bot_id = (request.resolver_match.kwargs if request.resolver_match else {}).get("bot_id", "")
+        bot, webhook_id = bot_authenticate(bot_id=bot_id, body=body, headers=request.headers)
+        request.webhook_id = webhook_id  # type: ignore[attr-defined]
+        return bot
+
+    def authenticate(
+        self, request: HttpRequest, key: str | None
+    ) -> Any:  # pragma: no cover - __call__ decides
+        return None
+
+
+bot_auth = BotSignature()
+bots = Router(tags=["bots"], auth=bot_auth)
+
+_events_schema = TypeAdapter(Event | EventBatch).json_schema(ref_template="#/components/schemas/{model}")
+api.extra_schemas = _events_schema.pop("$defs", {})
+_PROBLEMS = {
+    400: ProblemOut,
+    401: ProblemOut,
+    403: ProblemOut,
+    404: ProblemOut,
+    409: ProblemOut,
+    413: ProblemOut,
+    422: ProblemOut,
+    429: ProblemOut,
+}
+
+
+@bots.post(
+    "/bots/{bot_id}/events",
+    response={200: EventsOk, 201: EscalationOk, **_PROBLEMS},
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _events_schema}}}
+    },
+    summary="Post one event or a batch of up to 100",
+)
+def post_events(request: HttpRequest, bot_id: str) -> HttpResponse:
+    result = events_ingest(bot=request.auth, webhook_id=request.webhook_id, body=request.body)  # type: ignore[attr-defined]
+    response: HttpResponse
+    if result.status >= 400:
+        response = problem_response(result.body)
+    else:
+        response = JsonResponse(result.body, status=result.status)
+    if result.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bots.get("/bots/{bot_id}/conversations/{conversation_id}", response={200: ConversationOut, **_PROBLEMS})
+def get_conversation(request: HttpRequest, bot_id: str, conversation_id: str) -> dict[str, Any]:
+    bot: Bot = request.auth  # type: ignore[attr-defined]
+    conversation = selectors.conversation_for_bot(bot=bot, external_id=conversation_id)
+    return selectors.conversation_public(conversation=conversation, scopes=bot.scopes)
+
+
+@bots.get("/bots/{bot_id}/handoffs/{handoff_id}", response={200: HandoffOut, **_PROBLEMS})
+def get_handoff(request: HttpRequest, bot_id: str, handoff_id: str) -> dict[str, Any]:
+    handoff = selectors.handoff_for_bot(bot=request.auth, handoff_id=handoff_id)  # type: ignore[attr-defined]
+    return handoff_public(handoff, conversation=handoff.conversation)
+
+
+@bots.get("/bots/{bot_id}/customers/{customer_id}/self-model", response={200: SelfModelOut, **_PROBLEMS})
+def get_self_model(request: HttpRequest, bot_id: str, customer_id: str) -> dict[str, Any]:
+    bot: Bot = request.auth  # type: ignore[attr-defined]
+    customer = selectors.customer_for_bot(bot=bot, external_id=customer_id)
+    return {
+        "customer_id": customer.external_id,
+        "beliefs": selectors.beliefs_visible(customer=customer, scopes=bot.scopes),
+    }
+
+
+api.add_router("", bots)

@@ -1,0 +1,36 @@
+"""Live events, sent through the channel layer after the writing transaction commits.
+
+Services are the only callers. A push that fails (Redis down) is logged and dropped: PostgreSQL is the
+source of truth and browsers resync from it when they reconnect.
+"""
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def team_queue_group(team_id: int) -> str:
+    return f"team.{team_id}.queue"
+
+
+def conversation_group(conversation_id: Any) -> str:
+    return f"conversation.{conversation_id}"
+
+
+def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
+    transaction.on_commit(lambda: _send(group, event))
+
+
+def _send(group: str, event: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, {"type": "warmline.event", "event": event})
+    except Exception:
+        logger.warning("live push to %s failed; clients will resync", group, exc_info=True)

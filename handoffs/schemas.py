@@ -1,0 +1,229 @@
+"""The bot API's request and response shapes (spec §Bots), shared by HTTP and the bot websocket."""
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+Short = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Label = Annotated[str, StringConstraints(max_length=200)]
+
+
+class Schema(BaseModel):
+    # Unknown fields are ignored so that bots may send more than the contract names.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+
+class CustomerIn(Schema):
+    id: Short
+    name: Label | None = None
+    email: Annotated[str, StringConstraints(max_length=254)] | None = None
+    locale: Annotated[str, StringConstraints(max_length=20)] | None = None
+
+
+class TurnData(Schema):
+    role: Literal["customer", "bot"]
+    text: Text
+    id: Short | None = None
+
+
+class TranscriptTurn(TurnData):
+    occurred_at: AwareDatetime | None = None
+
+
+class StepData(Schema):
+    action: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    outcome: Literal["succeeded", "failed", "pending"]
+    detail: Annotated[str, StringConstraints(max_length=5_000)] | None = None
+
+
+class CommitmentData(Schema):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
+    kind: Literal["refund", "credit", "replacement", "callback", "follow_up", "other"] = "other"
+    due: AwareDatetime | date | None = None
+    amount: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+
+
+class ObservationData(Schema):
+    key: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z][\w.\-]*$")]
+    value: Any = Field(json_schema_extra={"description": "Any JSON value."})
+    confidence: Annotated[float, Field(ge=0, le=1)]
+    scope: Literal["general", "billing", "technical", "sensitive"] = "general"
+
+
+class ClassificationData(Schema):
+    issue_type: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    complexity: Literal["low", "medium", "high"]
+    intent: Label | None = None
+    confidence: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+ReasonCode = Literal[
+    "authority_required",
+    "customer_request",
+    "frustration",
+    "complexity",
+    "repeated_failure",
+    "out_of_scope",
+    "language",
+    "other",
+]
+
+
+class EscalationData(Schema):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
+    reason_code: ReasonCode
+    focus: Annotated[str, StringConstraints(max_length=2_000)] | None = None
+    urgency: Literal["low", "normal", "high", "critical"] = "normal"
+    skills: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=50)]], Field(max_length=20)
+    ] = []
+    language: Annotated[str, StringConstraints(max_length=20)] | None = None
+    summary: Annotated[str, StringConstraints(max_length=5_000)] | None = None
+    transcript: Annotated[list[TranscriptTurn], Field(max_length=1_000)] | None = None
+
+
+class CsatData(Schema):
+    score: Annotated[int, Field(ge=1, le=5, strict=True)]
+    phase: Literal["bot", "human"]
+
+
+class EmptyData(Schema):
+    pass
+
+
+class EventBase(Schema):
+    conversation_id: Short
+    occurred_at: AwareDatetime | None = None
+    customer: CustomerIn | None = None
+
+
+class TurnEvent(EventBase):
+    type: Literal["turn"]
+    data: TurnData
+
+
+class StepEvent(EventBase):
+    type: Literal["step"]
+    data: StepData
+
+
+class CommitmentEvent(EventBase):
+    type: Literal["commitment"]
+    data: CommitmentData
+
+
+class ObservationEvent(EventBase):
+    type: Literal["observation"]
+    data: ObservationData
+
+
+class ClassificationEvent(EventBase):
+    type: Literal["classification"]
+    data: ClassificationData
+
+
+class EscalationEvent(EventBase):
+    type: Literal["escalation"]
+    data: EscalationData
+
+
+class CsatEvent(EventBase):
+    type: Literal["csat"]
+    data: CsatData
+
+
+class CustomerLeftEvent(EventBase):
+    type: Literal["customer_left"]
+    data: EmptyData = EmptyData()
+
+
+Event = Annotated[
+    TurnEvent
+    | StepEvent
+    | CommitmentEvent
+    | ObservationEvent
+    | ClassificationEvent
+    | EscalationEvent
+    | CsatEvent
+    | CustomerLeftEvent,
+    Field(discriminator="type"),
+]
+
+
+class EventBatch(Schema):
+    events: Annotated[list[Event], Field(min_length=1, max_length=100)]
+
+
+# --- responses (documented in OpenAPI; handlers return plain dicts of these shapes) ---------------
+
+
+class ConversationRef(Schema):
+    id: str
+    conversation_id: str
+    status: str
+
+
+class EscalationAdvice(Schema):
+    escalate: bool
+    score: float
+    reasons: list[str]
+
+
+class EventsOk(Schema):
+    conversation: ConversationRef
+    escalation_advice: EscalationAdvice
+
+
+class HandoffCreated(Schema):
+    id: str
+    status: str
+    queue_position: int | None
+    estimated_wait_seconds: int | None
+    announcement: str
+
+
+class EscalationOk(Schema):
+    handoff: HandoffCreated
+    conversation: ConversationRef
+
+
+class HandoffOut(Schema):
+    id: str
+    status: str
+    queue_position: int | None
+    estimated_wait_seconds: int | None
+    agent: str | None
+
+
+class ConversationOut(Schema):
+    id: str
+    conversation_id: str
+    status: str
+    customer_id: str
+    context: dict[str, Any]
+
+
+class BeliefOut(Schema):
+    key: str
+    value: Any
+    confidence: float
+    scope: str
+    updated_at: AwareDatetime
+    sources: list[dict[str, Any]]
+
+
+class SelfModelOut(Schema):
+    customer_id: str
+    beliefs: list[BeliefOut]
+
+
+class ProblemOut(Schema):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = None

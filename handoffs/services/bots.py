@@ -1,0 +1,89 @@
+"""Bot registration and signing-secret rotation."""
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from handoffs.errors import InvalidInput, MalformedJson, NotAuthenticated
+from handoffs.models import Bot, BotSecret, Scope, Team
+from handoffs.signing import SignatureError, new_secret, verify
+
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+def _check_scopes(scopes: list[str]) -> list[str]:
+    unknown = sorted(set(scopes) - set(Scope.values))
+    if unknown:
+        raise InvalidInput(f"Unknown scope(s): {', '.join(unknown)}; known: {', '.join(Scope.values)}.")
+    return sorted(set(scopes)) or [Scope.GENERAL.value]
+
+
+def team_get_or_create(*, name: str) -> Team:
+    team, _ = Team.objects.get_or_create(name=name)
+    return team
+
+
+@transaction.atomic
+def bot_create(
+    *, name: str, team_name: str, callback_url: str = "", scopes: list[str] | None = None
+) -> tuple[Bot, str]:
+    """Register a bot; return it with its signing secret (shown once)."""
+    team = team_get_or_create(name=team_name)
+    bot = Bot.objects.create(
+        name=name, team=team, callback_url=callback_url, scopes=_check_scopes(scopes or ["general"])
+    )
+    bot.allowed_teams.add(team)
+    secret = new_secret()
+    BotSecret.objects.create(bot=bot, secret=secret)
+    return bot, secret
+
+
+@transaction.atomic
+def bot_rotate_secret(*, bot: Bot, overlap: timedelta = ROTATION_OVERLAP) -> str:
+    """Add a new secret; the current ones stay valid for ``overlap`` so the bot can switch without loss."""
+    now = timezone.now()
+    BotSecret.objects.filter(bot=bot).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now + overlap)
+    ).update(expires_at=now + overlap)
+    secret = new_secret()
+    BotSecret.objects.create(bot=bot, secret=secret)
+    return secret
+
+
+def bot_active_secrets(bot: Bot) -> list[str]:
+    now = timezone.now()
+    return list(
+        BotSecret.objects.filter(bot=bot)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by("-created_at")
+        .values_list("secret", flat=True)[:2]
+    )
+
+
+_NOT_SIGNED = "The request is not signed by an active secret of this bot."
+
+
+def bot_authenticate(*, bot_id: str, body: bytes, headers: Mapping[str, str]) -> tuple[Bot, str]:
+    """The bot that signed this request, and the request's webhook-id; NotAuthenticated otherwise.
+
+    An unknown or inactive bot is checked against no secret and fails exactly like a wrong signature,
+    so bot ids cannot be enumerated.
+    """
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        # JSON is UTF-8; such a body cannot be an event whoever signed it (and the signing library
+        # only takes text), so it is rejected as malformed before the signature is looked at.
+        raise MalformedJson("The body is not UTF-8 encoded JSON.") from None
+    bot = Bot.objects.filter(bot_id=bot_id, is_active=True).first()
+    try:
+        webhook_id = verify(body, headers, bot_active_secrets(bot) if bot else [])
+    except SignatureError as exc:
+        message = str(exc)
+        detail = message if ("timestamp" in message or "Missing" in message) else _NOT_SIGNED
+        raise NotAuthenticated(detail) from None
+    assert bot is not None
+    return bot, webhook_id

@@ -1,0 +1,226 @@
+"""Escalation: a conversation becomes a queued handoff with a frozen frame, a position and a bounded wait."""
+
+import math
+import statistics
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from handoffs.broadcast import broadcast_on_commit, team_queue_group
+from handoffs.context import package as pkg
+from handoffs.models import (
+    OPEN_HANDOFF_STATUSES,
+    Conversation,
+    ConversationStatus,
+    Handoff,
+    HandoffStatus,
+    Team,
+)
+from handoffs.priority import handoff_priority
+from handoffs.schemas import EscalationData
+
+RE_ESCALATION_WINDOW = timedelta(hours=72)
+WAIT_HISTORY = timedelta(days=7)
+WAIT_SAMPLE = 50
+
+
+def handoff_escalate(
+    *,
+    conversation: Conversation,
+    data: EscalationData,
+    at: datetime,
+    add_turn: Callable[..., Any],
+) -> tuple[Handoff, bool]:
+    """Queue a handoff for the conversation; return (handoff, created). The caller holds the row lock."""
+    existing = conversation.handoffs.filter(status__in=OPEN_HANDOFF_STATUSES).first()
+    if existing is not None:
+        return existing, False
+
+    for turn in _missing_transcript_turns(conversation, data):
+        add_turn(
+            conversation, role=turn.role, text=turn.text, at=turn.occurred_at or at, external_id=turn.id or ""
+        )
+    context = conversation.context
+    pkg.set_escalation(
+        context,
+        reason=data.reason,
+        reason_code=data.reason_code,
+        focus=data.focus or "",
+        urgency=data.urgency,
+        skills=list(data.skills),
+        at=at.isoformat(),
+    )
+    if data.summary and not context["summary"]:
+        context["summary"] = data.summary
+
+    team = conversation.bot.team
+    previous = conversation.handoffs.order_by("-queued_at").first()
+    re_escalation = (
+        previous is not None
+        and previous.ended_at is not None
+        and (at - previous.ended_at <= RE_ESCALATION_WINDOW)
+    )
+    priority = handoff_priority(
+        urgency=data.urgency,
+        emotion=context["emotion"]["current"],
+        trend=context["emotion"]["trend"],
+        complexity=conversation.complexity,
+        reason_code=data.reason_code,
+        re_escalation=re_escalation,
+    )
+    queue_key = priority.queue_key(queued_at=at)
+    position = _position(team_id=team.id, queue_key=queue_key)
+    handoff = Handoff.objects.create(
+        conversation=conversation,
+        team=team,
+        previous=None,
+        status=HandoffStatus.QUEUED,
+        reason=data.reason,
+        reason_code=data.reason_code,
+        focus=data.focus or "",
+        urgency=data.urgency,
+        skills=list(data.skills),
+        language=data.language or "",
+        base_priority=priority.base,
+        queue_key=queue_key,
+        queue_position_at_queue=position,
+        estimated_wait_seconds=estimate_wait_seconds(team=team, position=position),
+        queued_at=at,
+        frame=pkg.frame_of(context),
+    )
+    pkg.record_handoff(context, _package_entry(handoff))
+    conversation.status = ConversationStatus.QUEUED
+    broadcast_on_commit(team_queue_group(team.id), {"type": "handoff.queued", "handoff_id": str(handoff.id)})
+    return handoff, True
+
+
+def _missing_transcript_turns(conversation: Conversation, data: EscalationData) -> list[Any]:
+    """Turns of ``data.transcript`` the conversation does not hold yet (for bots that did not stream)."""
+    if not data.transcript:
+        return []
+    known = {(item["role"], item["text"]) for item in conversation.context["transcript"]}
+    return [turn for turn in data.transcript if (turn.role, turn.text) not in known]
+
+
+def _position(*, team_id: int, queue_key: float) -> int:
+    ahead = Handoff.objects.filter(
+        team_id=team_id, status=HandoffStatus.QUEUED, queue_key__gt=queue_key
+    ).count()
+    return ahead + 1
+
+
+def queue_position(handoff: Handoff) -> int | None:
+    if handoff.status != HandoffStatus.QUEUED:
+        return None
+    return _position(team_id=handoff.team_id, queue_key=handoff.queue_key)
+
+
+def estimate_wait_seconds(*, team: Team, position: int) -> int:
+    """Expected wait: queue position × the team's recent median wait per position.
+
+    A handoff that waited 120 s from position 3 says "40 s per place in line". The median over the
+    team's last claims of the past week resists outliers; a new team uses the configured prior.
+    """
+    since = timezone.now() - WAIT_HISTORY
+    recent = (
+        Handoff.objects.filter(team=team, claimed_at__gte=since)
+        .order_by("-claimed_at")
+        .values_list("queued_at", "claimed_at", "queue_position_at_queue")[:WAIT_SAMPLE]
+    )
+    per_place = [
+        max(0.0, (claimed - queued).total_seconds()) / max(1, place)
+        for queued, claimed, place in recent
+        if claimed is not None
+    ]
+    prior = settings.WARMLINE["WAIT_PRIOR_SECONDS_PER_POSITION"]
+    seconds_per_place = statistics.median(per_place) if per_place else prior
+    return max(15, round(seconds_per_place * position))
+
+
+def _package_entry(handoff: Handoff) -> dict[str, Any]:
+    return {
+        "id": str(handoff.id),
+        "status": handoff.status,
+        "team": handoff.team.name,
+        "reason": handoff.reason,
+        "queued_at": handoff.queued_at.isoformat(),
+    }
+
+
+def handoff_public(
+    handoff: Handoff, *, conversation: Conversation, with_announcement: bool = False
+) -> dict[str, Any]:
+    position = queue_position(handoff)
+    wait = estimate_wait_seconds(team=handoff.team, position=position) if position else None
+    body: dict[str, Any] = {
+        "id": str(handoff.id),
+        "status": handoff.status,
+        "queue_position": position,
+        "estimated_wait_seconds": wait,
+        "agent": _agent_name(handoff),
+    }
+    if with_announcement:
+        body["announcement"] = announcement(
+            reason_code=handoff.reason_code,
+            team=handoff.team.name,
+            position=position,
+            wait_seconds=wait,
+            language=handoff.language or conversation.customer.locale,
+        )
+    return body
+
+
+def _agent_name(handoff: Handoff) -> str | None:
+    if handoff.agent is None:
+        return None
+    profile = getattr(handoff.agent, "agent", None)
+    return profile.name if profile else handoff.agent.get_username()
+
+
+_WHY = {
+    "en": {
+        "authority_required": "This needs someone who can approve it,",
+        "customer_request": "As you asked,",
+        "frustration": "I want to make sure this gets properly sorted,",
+        "complexity": "This needs a closer look than I can give it,",
+        "repeated_failure": "What I've tried hasn't fixed this,",
+        "out_of_scope": "This is outside what I can handle,",
+        "language": "So you can carry on in your language,",
+        "other": "To get this resolved,",
+    },
+    "es": {
+        "authority_required": "Esto necesita a alguien que pueda aprobarlo,",
+        "customer_request": "Como nos pidió,",
+        "frustration": "Quiero asegurarme de que esto se resuelva bien,",
+        "complexity": "Esto necesita una revisión más detallada de la que puedo dar,",
+        "repeated_failure": "Lo que he intentado no lo ha resuelto,",
+        "out_of_scope": "Esto está fuera de lo que puedo gestionar,",
+        "language": "Para que pueda continuar en su idioma,",
+        "other": "Para resolver esto,",
+    },
+}
+
+
+def announcement(
+    *, reason_code: str, team: str, position: int | None, wait_seconds: int | None, language: str
+) -> str:
+    """A sentence the bot may say: why, that nothing needs repeating, and the bounded wait."""
+    lang = "es" if language.lower().startswith("es") else "en"
+    why = _WHY[lang].get(reason_code, _WHY[lang]["other"])
+    minutes = max(1, math.ceil((wait_seconds or 60) / 60))
+    if lang == "es":
+        wait = "menos de un minuto" if minutes == 1 else f"unos {minutes} minutos como máximo"
+        place = f" Es el número {position} en la fila." if position else ""
+        return (
+            f"{why} le paso con un especialista del equipo {team}, que verá todo lo que hemos hablado, "
+            f"así que no tendrá que repetir nada.{place} La espera será de {wait}."
+        )
+    wait = "under a minute" if minutes == 1 else f"no more than about {minutes} minutes"
+    place = f" You're number {position} in line." if position else ""
+    return (
+        f"{why} I'm bringing in a specialist from our {team} team who will see everything we've discussed, "
+        f"so you won't need to repeat yourself.{place} The wait should be {wait}."
+    )

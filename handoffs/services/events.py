@@ -1,0 +1,343 @@
+"""Applying validated bot events to conversations, inside the caller's transaction.
+
+A batch locks every conversation it touches up front, in a fixed order, so two concurrent batches
+over the same conversations wait for each other instead of deadlocking. Each conversation's row
+(status, sequence counter and denormalised context package) is saved once at the end.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from handoffs.broadcast import broadcast_on_commit, conversation_group, team_queue_group
+from handoffs.context import package as pkg
+from handoffs.errors import Conflict, DomainError, InvalidInput
+from handoffs.models import (
+    Bot,
+    Commitment,
+    Conversation,
+    ConversationStatus,
+    CsatRating,
+    Customer,
+    Handoff,
+    HandoffStatus,
+    Observation,
+    ProvidedInfo,
+    Step,
+    Turn,
+)
+from handoffs.schemas import CustomerIn, TurnData
+from handoffs.services.escalation import handoff_escalate, handoff_public
+from handoffs.services.selfmodel import observation_record
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class BatchApplier:
+    def __init__(self, *, bot: Bot) -> None:
+        self.bot = bot
+        self.now = timezone.now()
+        self.conversations: dict[str, Conversation] = {}
+
+    def apply(self, events: list[Any]) -> tuple[int, dict[str, Any]]:
+        self._lock_existing({event.conversation_id for event in events})
+        escalated: tuple[Handoff, bool] | None = None
+        last: Conversation | None = None
+        for index, event in enumerate(events):
+            try:
+                conversation = self._conversation(event)
+                outcome = getattr(self, f"_on_{event.type}")(
+                    conversation, event, event.occurred_at or self.now
+                )
+            except DomainError as error:
+                if len(events) > 1:
+                    error.detail = f"events[{index}]: {error.detail}"
+                    if error.errors:
+                        for item in error.errors:
+                            item["loc"] = ["body", "events", index, *item["loc"][1:]]
+                raise
+            if event.type == "escalation":
+                escalated = outcome
+            last = conversation
+        for conversation in self.conversations.values():
+            conversation.save(
+                update_fields=["status", "last_seq", "issue_type", "complexity", "context", "updated_at"]
+            )
+        assert last is not None
+        conversation_ref = {"id": str(last.id), "conversation_id": last.external_id, "status": last.status}
+        if escalated is not None:
+            handoff, created = escalated
+            return (201 if created else 200), {
+                "handoff": handoff_public(handoff, conversation=last, with_announcement=True),
+                "conversation": conversation_ref,
+            }
+        return 200, {
+            "conversation": conversation_ref,
+            "escalation_advice": pkg.escalation_advice(last.context),
+        }
+
+    # --- conversations and customers --------------------------------------------------------------
+
+    def _lock_existing(self, external_ids: set[str]) -> None:
+        rows = (
+            Conversation.objects.select_for_update()
+            .select_related("customer")
+            .filter(bot=self.bot, external_id__in=sorted(external_ids))
+            .order_by("external_id")
+        )
+        self.conversations.update({row.external_id: row for row in rows})
+
+    def _conversation(self, event: Any) -> Conversation:
+        conversation = self.conversations.get(event.conversation_id)
+        if conversation is None:
+            conversation = self._start_conversation(event)
+            self.conversations[event.conversation_id] = conversation
+        elif event.customer is not None:
+            if event.customer.id != conversation.customer.external_id:
+                raise InvalidInput(
+                    "customer.id differs from the customer this conversation started with.",
+                    errors=[{"loc": ["body", "customer", "id"], "msg": "does not match the conversation"}],
+                )
+            self._update_customer(conversation.customer, event.customer)
+            pkg.set_customer(
+                conversation.context, name=conversation.customer.name, locale=conversation.customer.locale
+            )
+        return conversation
+
+    def _start_conversation(self, event: Any) -> Conversation:
+        if event.customer is None:
+            raise InvalidInput(
+                "A conversation's first event must carry the customer.",
+                errors=[{"loc": ["body", "customer"], "msg": "required on a conversation's first event"}],
+            )
+        customer = self._customer(event.customer)
+        context = pkg.new_package(customer_name=customer.name, locale=customer.locale)
+        try:
+            with transaction.atomic():
+                return Conversation.objects.create(
+                    bot=self.bot, external_id=event.conversation_id, customer=customer, context=context
+                )
+        except IntegrityError:
+            # Created by a concurrent request since we looked: wait for its lock and continue with it.
+            return (
+                Conversation.objects.select_for_update()
+                .select_related("customer")
+                .get(bot=self.bot, external_id=event.conversation_id)
+            )
+
+    def _customer(self, data: CustomerIn) -> Customer:
+        customer, created = Customer.objects.get_or_create(
+            external_id=data.id,
+            defaults={"name": data.name or "", "email": data.email or "", "locale": data.locale or ""},
+        )
+        if not created:
+            self._update_customer(customer, data)
+        return customer
+
+    @staticmethod
+    def _update_customer(customer: Customer, data: CustomerIn) -> None:
+        changed = [
+            field
+            for field in ("name", "email", "locale")
+            if getattr(data, field) and getattr(data, field) != getattr(customer, field)
+        ]
+        for field in changed:
+            setattr(customer, field, getattr(data, field))
+        if changed:
+            customer.save(update_fields=[*changed, "updated_at"])
+
+    # --- turns ------------------------------------------------------------------------------------
+
+    def add_turn(
+        self, conversation: Conversation, *, role: str, text: str, at: datetime, external_id: str = ""
+    ) -> Turn | None:
+        if external_id and Turn.objects.filter(conversation=conversation, external_id=external_id).exists():
+            return None  # the bot re-sent a message it already delivered
+        conversation.last_seq += 1
+        seq = conversation.last_seq
+        insights = pkg.add_turn(conversation.context, seq=seq, role=role, text=text, at=iso(at))
+        turn = Turn.objects.create(
+            conversation=conversation,
+            seq=seq,
+            role=role,
+            text=text,
+            sentiment=insights.sentiment,
+            external_id=external_id,
+            occurred_at=at,
+        )
+        if insights.new_slots:
+            ProvidedInfo.objects.bulk_create(
+                ProvidedInfo(
+                    conversation=conversation, slot=item["slot"], value=item["value"][:500], seq=item["seq"]
+                )
+                for item in insights.new_slots
+            )
+        for item in insights.new_commitments:
+            Commitment.objects.create(
+                conversation=conversation,
+                text=item["text"],
+                kind=item.get("kind") or "other",
+                due=item.get("due") or "",
+                due_at=_due_at(item.get("due")),
+                seq=seq,
+                source=Commitment.Source.DETECTED,
+            )
+        return turn
+
+    def _on_turn(self, conversation: Conversation, event: Any, at: datetime) -> None:
+        data: TurnData = event.data
+        if data.role == "bot" and conversation.status == ConversationStatus.CONNECTED:
+            raise Conflict(
+                "A person is connected to this conversation; bot turns are refused until it is returned.",
+                code="conversation_human_owned",
+            )
+        turn = self.add_turn(conversation, role=data.role, text=data.text, at=at, external_id=data.id or "")
+        if turn is None:
+            return
+        if data.role == "customer" and conversation.status in (
+            ConversationStatus.RESOLVED,
+            ConversationStatus.ABANDONED,
+        ):
+            conversation.status = ConversationStatus.BOT  # the customer came back: the bot has them again
+        broadcast_on_commit(
+            conversation_group(conversation.id),
+            {
+                "type": "turn.created",
+                "conversation": str(conversation.id),
+                "seq": turn.seq,
+                "role": turn.role,
+                "text": turn.text,
+                "at": iso(at),
+            },
+        )
+
+    # --- other event types ------------------------------------------------------------------------
+
+    def _on_step(self, conversation: Conversation, event: Any, at: datetime) -> None:
+        data = event.data
+        Step.objects.create(
+            conversation=conversation,
+            action=data.action,
+            outcome=data.outcome,
+            detail=data.detail or "",
+            occurred_at=at,
+        )
+        pkg.add_step(
+            conversation.context,
+            action=data.action,
+            outcome=data.outcome,
+            detail=data.detail or "",
+            at=iso(at),
+        )
+
+    def _on_commitment(self, conversation: Conversation, event: Any, at: datetime) -> None:
+        data = event.data
+        due = data.due.isoformat() if data.due is not None else None
+        seq = conversation.last_seq or None
+        Commitment.objects.create(
+            conversation=conversation,
+            text=data.text,
+            kind=data.kind,
+            due=due or "",
+            due_at=_due_at(due),
+            amount=data.amount,
+            currency=data.currency or "",
+            seq=seq,
+            source=Commitment.Source.EVENT,
+        )
+        before = {_commitment_key(item) for item in conversation.context["commitments"]}
+        pkg.add_commitment(
+            conversation.context,
+            {
+                "text": data.text,
+                "kind": data.kind,
+                "due": due,
+                "seq": seq,
+                "source": "event",
+                "status": "open",
+                "amount": str(data.amount) if data.amount is not None else None,
+                "currency": data.currency or None,
+            },
+        )
+        # The engine merges a detected twin into the posted commitment; drop the twin's row too.
+        after = {_commitment_key(item) for item in conversation.context["commitments"]}
+        for source, item_seq, text in before - after:
+            if source == Commitment.Source.DETECTED:
+                Commitment.objects.filter(
+                    conversation=conversation, source=source, seq=item_seq, text=text
+                ).delete()
+
+    def _on_observation(self, conversation: Conversation, event: Any, at: datetime) -> None:
+        data = event.data
+        observation_record(
+            customer=conversation.customer,
+            key=data.key,
+            value=data.value,
+            confidence=data.confidence,
+            scope=data.scope,
+            source=Observation.Source.BOT,
+            source_ref=self.bot.bot_id,
+            observed_at=at,
+            conversation=conversation,
+        )
+
+    def _on_classification(self, conversation: Conversation, event: Any, at: datetime) -> None:
+        data = event.data
+        conversation.issue_type = data.issue_type
+        conversation.complexity = data.complexity
+        pkg.set_classification(
+            conversation.context,
+            issue_type=data.issue_type,
+            complexity=data.complexity,
+            intent=data.intent or "",
+            confidence=data.confidence,
+        )
+
+    def _on_escalation(self, conversation: Conversation, event: Any, at: datetime) -> tuple[Handoff, bool]:
+        return handoff_escalate(conversation=conversation, data=event.data, at=at, add_turn=self.add_turn)
+
+    def _on_csat(self, conversation: Conversation, event: Any, at: datetime) -> None:
+        data = event.data
+        handoff = conversation.handoffs.order_by("-queued_at").first()
+        CsatRating.objects.create(
+            conversation=conversation, handoff=handoff, phase=data.phase, score=data.score, created_at=at
+        )
+
+    def _on_customer_left(self, conversation: Conversation, event: Any, at: datetime) -> None:
+        waiting = conversation.handoffs.filter(
+            status__in=[HandoffStatus.QUEUED, HandoffStatus.PREPARING]
+        ).first()
+        if waiting is not None:
+            waiting.status = HandoffStatus.ABANDONED
+            waiting.ended_at = at
+            waiting.save(update_fields=["status", "ended_at", "updated_at"])
+            pkg.record_handoff(conversation.context, {"id": str(waiting.id), "status": waiting.status})
+            broadcast_on_commit(
+                team_queue_group(waiting.team_id), {"type": "handoff.removed", "handoff_id": str(waiting.id)}
+            )
+        if conversation.status == ConversationStatus.CONNECTED:
+            # A person is with them: keep the handoff open for the agent to wrap up, and tell them.
+            self.add_turn(conversation, role="system", text="The customer left the chat.", at=at)
+        else:
+            conversation.status = ConversationStatus.ABANDONED
+
+
+def _commitment_key(item: dict[str, Any]) -> tuple[str, int | None, str]:
+    return (item.get("source", ""), item.get("seq"), item.get("text", ""))
+
+
+def _due_at(due: str | None) -> datetime | None:
+    """A due date or date-time as an aware moment; a bare date means the end of that day (UTC)."""
+    if not due:
+        return None
+    try:
+        moment = datetime.fromisoformat(due.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if len(due) <= 10:  # a date: the promise holds until the day is over
+        moment = moment.replace(hour=23, minute=59, second=59)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

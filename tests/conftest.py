@@ -1,0 +1,47 @@
+import pytest
+
+from tests.botclient import BotClient
+from tests.factories import AgentFactory, TeamFactory, make_bot
+
+
+@pytest.fixture
+def support_team(db):
+    return TeamFactory(name="Support")
+
+
+@pytest.fixture
+def bot_and_secret(db, support_team):
+    return make_bot(team=support_team.name)
+
+
+@pytest.fixture
+def bot(bot_and_secret):
+    return bot_and_secret[0]
+
+
+@pytest.fixture
+def bot_client(bot_and_secret) -> BotClient:
+    bot, secret = bot_and_secret
+    return BotClient(bot_id=bot.bot_id, secret=secret)
+
+
+@pytest.fixture
+def other_bot_client(db) -> BotClient:
+    """Another tenant's bot: must never see the first bot's data."""
+    other, secret = make_bot(team="Elsewhere")
+    return BotClient(bot_id=other.bot_id, secret=secret)
+
+
+@pytest.fixture
+def agent(db, support_team):
+    return AgentFactory(user__username="ada", teams=[support_team])
+
+
+@pytest.fixture
+def teammate(db, support_team):
+    return AgentFactory(user__username="grace", teams=[support_team])
+
+
+@pytest.fixture
+def outsider(db):
+    return AgentFactory(user__username="mallory", teams=[TeamFactory(name="Other team")])

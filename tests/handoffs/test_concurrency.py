@@ -1,0 +1,82 @@
+"""Races against real PostgreSQL: concurrent deliveries of one webhook-id apply once."""
+
+import json
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from handoffs.models import Conversation, Handoff, InboundRequest, Turn
+from tests.botclient import BotClient, escalation, turn
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+requires_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks and concurrent transactions need PostgreSQL"
+)
+
+
+def run_concurrently(count: int, work) -> list:
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def target(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = work(index)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=target, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@requires_postgres
+def test_concurrent_deliveries_of_one_webhook_id_apply_once(bot_client):
+    body = json.dumps({"events": [turn("Hello", first=True), turn("Anyone?")]}).encode()
+    headers = bot_client.headers(body, webhook_id="msg_race")
+
+    def deliver(_: int):
+        client = BotClient(bot_id=bot_client.bot_id, secret=bot_client.secret)
+        response = client.client.post(
+            f"/api/v1/bots/{bot_client.bot_id}/events", data=body, content_type="application/json", **headers
+        )
+        return response.status_code, response.json(), response.get("Idempotent-Replayed")
+
+    # when
+    results = run_concurrently(8, deliver)
+    # then
+    assert {status for status, _, _ in results} == {200}
+    assert len({json.dumps(body, sort_keys=True) for _, body, _ in results}) == 1
+    assert sum(1 for *_, replayed in results if replayed == "true") == 7
+    assert Turn.objects.count() == 2
+    assert InboundRequest.objects.count() == 1
+
+
+@requires_postgres
+def test_concurrent_first_turns_of_one_conversation_create_it_once(bot_client):
+    def deliver(index: int):
+        client = BotClient(bot_id=bot_client.bot_id, secret=bot_client.secret)
+        return client.post(turn(f"message {index}", first=True)).status_code
+
+    results = run_concurrently(6, deliver)
+    assert results == [200] * 6
+    assert Conversation.objects.count() == 1
+    assert sorted(Turn.objects.values_list("seq", flat=True)) == [1, 2, 3, 4, 5, 6]
+
+
+@requires_postgres
+def test_concurrent_escalations_open_one_handoff(bot_client):
+    bot_client.post(turn("Help", first=True))
+
+    def deliver(index: int):
+        client = BotClient(bot_id=bot_client.bot_id, secret=bot_client.secret)
+        return client.post(escalation(reason=f"attempt {index}")).status_code
+
+    results = run_concurrently(6, deliver)
+    assert sorted(results) == [200] * 5 + [201]
+    assert Handoff.objects.count() == 1
