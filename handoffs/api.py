@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from ninja import NinjaAPI, Router
+from ninja import NinjaAPI, Router, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyHeader
@@ -19,20 +19,24 @@ from pydantic import TypeAdapter
 
 from handoffs import selectors
 from handoffs.errors import DomainError, PayloadTooLarge, problem, problem_from
-from handoffs.models import Bot
+from handoffs.models import AgentProfile, Bot
 from handoffs.schemas import (
+    AgentObservationIn,
     ConversationOut,
     EscalationOk,
     Event,
     EventBatch,
     EventsOk,
     HandoffOut,
+    ObservationCreated,
     ProblemOut,
     SelfModelOut,
 )
+from handoffs.services.agents import agent_for_token
 from handoffs.services.bots import bot_authenticate
 from handoffs.services.escalation import handoff_public
 from handoffs.services.ingest import events_ingest
+from handoffs.services.selfmodel import agent_observation_record, selfmodel_read
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +183,10 @@ def post_events(request: HttpRequest, bot_id: str) -> HttpResponse:
 def get_conversation(request: HttpRequest, bot_id: str, conversation_id: str) -> dict[str, Any]:
     bot: Bot = request.auth  # type: ignore[attr-defined]
     conversation = selectors.conversation_for_bot(bot=bot, external_id=conversation_id)
-    return selectors.conversation_public(conversation=conversation, scopes=bot.scopes)
+    self_model = selfmodel_read(
+        customer=conversation.customer, scopes=bot.scopes, actor_type="bot", actor_ref=bot.bot_id
+    )
+    return selectors.conversation_public(conversation=conversation, self_model=self_model)
 
 
 @bots.get("/bots/{bot_id}/handoffs/{handoff_id}", response={200: HandoffOut, **_PROBLEMS})
@@ -192,10 +199,47 @@ def get_handoff(request: HttpRequest, bot_id: str, handoff_id: str) -> dict[str,
 def get_self_model(request: HttpRequest, bot_id: str, customer_id: str) -> dict[str, Any]:
     bot: Bot = request.auth  # type: ignore[attr-defined]
     customer = selectors.customer_for_bot(bot=bot, external_id=customer_id)
-    return {
-        "customer_id": customer.external_id,
-        "beliefs": selectors.beliefs_visible(customer=customer, scopes=bot.scopes),
-    }
+    beliefs = selfmodel_read(customer=customer, scopes=bot.scopes, actor_type="bot", actor_ref=bot.bot_id)
+    return {"customer_id": customer.external_id, "beliefs": beliefs}
+
+
+# --- agents (token auth) --------------------------------------------------------------------------
+
+
+class AgentToken(APIKeyHeader):
+    """``Authorization: Token <token>``; only the token's SHA-256 digest is stored."""
+
+    param_name = "Authorization"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        scheme, _, token = (key or "").partition(" ")
+        if scheme != "Token" or not token:
+            return None
+        return agent_for_token(token=token.strip())
+
+
+agents = Router(tags=["agents"], auth=AgentToken())
+
+
+@agents.post(
+    "/agent/customers/{customer_id}/observations",
+    response={201: ObservationCreated, **_PROBLEMS},
+    summary="Record an agent's observation in the customer's self-model",
+)
+def post_agent_observation(
+    request: HttpRequest, customer_id: str, payload: AgentObservationIn
+) -> Status[Any]:
+    profile: AgentProfile = request.auth  # type: ignore[attr-defined]
+    belief = agent_observation_record(
+        agent=profile,
+        customer_external_id=customer_id,
+        key=payload.key,
+        value=payload.value,
+        confidence=payload.confidence,
+        scope=payload.scope,
+    )
+    return Status(201, {"belief": belief})
 
 
 api.add_router("", bots)
+api.add_router("", agents)

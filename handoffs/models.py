@@ -464,3 +464,28 @@ class InboundRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.webhook_id} → {self.response_status}"
+
+
+class AuditEvent(models.Model):
+    """Who read or changed what about a customer, where it matters (sensitive reads, exports, erasure)."""
+
+    class Action(models.TextChoices):
+        SENSITIVE_READ = "sensitive_read"
+        EXPORT = "export"
+        ERASE = "erase"
+
+    actor_type = models.CharField(max_length=20, help_text="bot, agent or operator")
+    actor_ref = models.CharField(max_length=100)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    customer_ref = models.CharField(
+        max_length=200, help_text="Customer id at the time (pseudonym after erasure)."
+    )
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_type}:{self.actor_ref} {self.action} {self.customer_ref}"

@@ -227,3 +227,14 @@ class ProblemOut(Schema):
     status: int
     detail: str
     errors: list[dict[str, Any]] | None = None
+
+
+class AgentObservationIn(Schema):
+    key: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z][\w.\-]*$")]
+    value: Any = Field(json_schema_extra={"description": "Any JSON value."})
+    confidence: Annotated[float, Field(ge=0, le=1)] = 0.9
+    scope: Literal["general", "billing", "technical", "sensitive"] = "general"
+
+
+class ObservationCreated(Schema):
+    belief: BeliefOut | None

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from handoffs.clock import iso
 from handoffs.errors import NotFound
 from handoffs.models import Belief, Bot, Conversation, Customer, Handoff
 from handoffs.selfmodel import rules
@@ -45,6 +46,18 @@ def customer_for_bot(*, bot: Bot, external_id: str) -> Customer:
     return customer
 
 
+def customer_for_agent(*, agent: Any, external_id: str) -> Customer:
+    # People reach customers through handoffs routed to their teams; anyone else is "not found".
+    customer = (
+        Customer.objects.filter(external_id=external_id, conversations__handoffs__team__in=agent.teams.all())
+        .distinct()
+        .first()
+    )
+    if customer is None:
+        raise NotFound("No such customer among your teams' handoffs.")
+    return customer
+
+
 def beliefs_visible(*, customer: Customer, scopes: Iterable[str]) -> list[dict[str, Any]]:
     """The customer's beliefs in the reader's scopes, confidence decayed to now."""
     now = timezone.now()
@@ -59,26 +72,22 @@ def beliefs_visible(*, customer: Customer, scopes: Iterable[str]) -> list[dict[s
                 4,
             ),
             "scope": belief.scope,
-            "updated_at": belief.updated_at.isoformat(),
+            "updated_at": iso(belief.updated_at),
             "sources": belief.sources,
         }
         for belief in Belief.objects.filter(customer=customer, scope__in=list(scopes)).order_by("key")
     ]
 
 
-def context_for_reader(*, conversation: Conversation, scopes: Iterable[str]) -> dict[str, Any]:
-    context = dict(conversation.context)
-    context["self_model"] = beliefs_visible(customer=conversation.customer, scopes=scopes)
-    return context
-
-
-def conversation_public(*, conversation: Conversation, scopes: Iterable[str]) -> dict[str, Any]:
+def conversation_public(*, conversation: Conversation, self_model: list[dict[str, Any]]) -> dict[str, Any]:
+    """The conversation with its package; ``self_model`` is what this reader may see, read by the caller
+    through ``selfmodel_read`` so that sensitive reads are audited."""
     return {
         "id": str(conversation.id),
         "conversation_id": conversation.external_id,
         "status": conversation.status,
         "customer_id": conversation.customer.external_id,
-        "context": context_for_reader(conversation=conversation, scopes=scopes),
+        "context": conversation.context | {"self_model": self_model},
     }
 
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from handoffs.models import InboundRequest
+from handoffs.services.selfmodel import selfmodel_infer_from_turn, selfmodel_infer_recurring_issue
 
 
 @shared_task(acks_late=True)
@@ -15,3 +16,13 @@ def prune_inbound_requests() -> int:
     cutoff = timezone.now() - timedelta(hours=settings.WARMLINE["IDEMPOTENCY_RETENTION_HOURS"])
     deleted, _ = InboundRequest.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+@shared_task(acks_late=True)
+def infer_self_model_from_turn(turn_id: int) -> int:
+    return len(selfmodel_infer_from_turn(turn_id=turn_id))
+
+
+@shared_task(acks_late=True)
+def infer_recurring_issue(conversation_id: str) -> bool:
+    return selfmodel_infer_recurring_issue(conversation_id=conversation_id) is not None

@@ -45,3 +45,25 @@ def teammate(db, support_team):
 @pytest.fixture
 def outsider(db):
     return AgentFactory(user__username="mallory", teams=[TeamFactory(name="Other team")])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_test_redis():
+    """Start from an empty Redis test database: no queued tasks or channel messages from a previous run."""
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        import redis
+
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
+@pytest.fixture
+def token_for():
+    """An API token for a persona (the same service as ``create_agent --token``)."""
+    from handoffs.services.agents import api_token_create
+
+    def make(profile) -> str:
+        return api_token_create(user=profile.user)
+
+    return make

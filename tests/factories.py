@@ -19,12 +19,13 @@ class UserFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("username",)
 
     username = factory.Sequence(lambda n: f"agent{n}")
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
+    password = factory.django.Password("correct horse battery staple")
 
 
 class AgentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = AgentProfile
+        skip_postgeneration_save = True  # the teams hook only adds M2M rows
 
     user = factory.SubFactory(UserFactory)
     skills = factory.LazyFunction(list)

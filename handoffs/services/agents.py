@@ -2,14 +2,19 @@
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
 from handoffs.errors import Conflict
 from handoffs.models import AgentProfile, ApiToken
 from handoffs.services.bots import team_get_or_create
+
+# last_used_at is informative; refresh it at most this often so reads do not write on every request.
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
 
 
 def token_digest(token: str) -> str:
@@ -45,3 +50,26 @@ def api_token_create(*, user: User) -> str:
     token = "wl_" + secrets.token_urlsafe(32)
     ApiToken.objects.create(user=user, digest=token_digest(token), prefix=token[:10])
     return token
+
+
+def agent_for_token(*, token: str) -> AgentProfile | None:
+    """The active person holding this API token, or None."""
+    stored = (
+        ApiToken.objects.select_related("user__agent")
+        .filter(digest=token_digest(token), user__is_active=True)
+        .first()
+    )
+    if stored is None:
+        return None
+    profile = getattr(stored.user, "agent", None)
+    if profile is None:
+        return None
+    now = timezone.now()
+    if stored.last_used_at is None or now - stored.last_used_at > TOKEN_TOUCH_INTERVAL:
+        ApiToken.objects.filter(pk=stored.pk).update(last_used_at=now)
+    return profile
+
+
+def team_scopes(profile: AgentProfile) -> set[str]:
+    """Self-model scopes a person may read and write: the union of their teams' grants."""
+    return {scope for team in profile.teams.all() for scope in team.scopes}

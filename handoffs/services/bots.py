@@ -87,3 +87,9 @@ def bot_authenticate(*, bot_id: str, body: bytes, headers: Mapping[str, str]) ->
         raise NotAuthenticated(detail) from None
     assert bot is not None
     return bot, webhook_id
+
+
+def team_set_scopes(*, team: Team, scopes: list[str]) -> Team:
+    team.scopes = _check_scopes(scopes)
+    team.save(update_fields=["scopes", "updated_at"])
+    return team

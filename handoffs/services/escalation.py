@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from handoffs.broadcast import broadcast_on_commit, team_queue_group
+from handoffs.clock import iso
 from handoffs.context import package as pkg
 from handoffs.models import (
     OPEN_HANDOFF_STATUSES,
@@ -51,7 +52,7 @@ def handoff_escalate(
         focus=data.focus or "",
         urgency=data.urgency,
         skills=list(data.skills),
-        at=at.isoformat(),
+        at=iso(at),
     )
     if data.summary and not context["summary"]:
         context["summary"] = data.summary
@@ -146,7 +147,7 @@ def _package_entry(handoff: Handoff) -> dict[str, Any]:
         "status": handoff.status,
         "team": handoff.team.name,
         "reason": handoff.reason,
-        "queued_at": handoff.queued_at.isoformat(),
+        "queued_at": iso(handoff.queued_at),
     }
 
 

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from handoffs.broadcast import broadcast_on_commit, conversation_group, team_queue_group
+from handoffs.clock import iso
 from handoffs.context import package as pkg
 from handoffs.errors import Conflict, DomainError, InvalidInput
 from handoffs.models import (
@@ -31,10 +32,7 @@ from handoffs.models import (
 from handoffs.schemas import CustomerIn, TurnData
 from handoffs.services.escalation import handoff_escalate, handoff_public
 from handoffs.services.selfmodel import observation_record
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+from handoffs.tasks import infer_recurring_issue, infer_self_model_from_turn
 
 
 class BatchApplier:
@@ -116,6 +114,7 @@ class BatchApplier:
             )
         customer = self._customer(event.customer)
         context = pkg.new_package(customer_name=customer.name, locale=customer.locale)
+        context["earlier_handoffs"] = earlier_handoffs(customer)
         try:
             with transaction.atomic():
                 return Conversation.objects.create(
@@ -198,6 +197,8 @@ class BatchApplier:
         turn = self.add_turn(conversation, role=data.role, text=data.text, at=at, external_id=data.id or "")
         if turn is None:
             return
+        if data.role == "customer":
+            infer_self_model_from_turn.delay_on_commit(turn.pk)
         if data.role == "customer" and conversation.status in (
             ConversationStatus.RESOLVED,
             ConversationStatus.ABANDONED,
@@ -289,6 +290,7 @@ class BatchApplier:
         data = event.data
         conversation.issue_type = data.issue_type
         conversation.complexity = data.complexity
+        infer_recurring_issue.delay_on_commit(str(conversation.pk))
         pkg.set_classification(
             conversation.context,
             issue_type=data.issue_type,
@@ -324,6 +326,26 @@ class BatchApplier:
             self.add_turn(conversation, role="system", text="The customer left the chat.", at=at)
         else:
             conversation.status = ConversationStatus.ABANDONED
+
+
+def earlier_handoffs(customer: Customer, limit: int = 5) -> list[dict[str, Any]]:
+    """A returning customer's latest handoffs elsewhere, so the next person can open their frames."""
+    rows = (
+        Handoff.objects.filter(conversation__customer=customer)
+        .select_related("conversation", "team")
+        .order_by("-queued_at")[:limit]
+    )
+    return [
+        {
+            "id": str(row.id),
+            "conversation_id": row.conversation.external_id,
+            "status": row.status,
+            "team": row.team.name,
+            "reason": row.reason,
+            "queued_at": iso(row.queued_at),
+        }
+        for row in rows
+    ]
 
 
 def _commitment_key(item: dict[str, Any]) -> tuple[str, int | None, str]:

@@ -1,12 +1,21 @@
 """Self-model writes: observations in, the key's belief recomputed under the customer's row lock."""
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
-from handoffs.models import Belief, Conversation, Customer, Observation
+from handoffs import selectors
+from handoffs.errors import Forbidden
+from handoffs.models import AgentProfile, AuditEvent, Belief, Conversation, Customer, Observation, Scope, Turn
 from handoffs.selfmodel import rules
+from handoffs.selfmodel.inference import infer_from_customer_text
+from handoffs.services.agents import team_scopes
+
+INFERENCE_REF = "warmline"
+RECURRENCE_WINDOW = timedelta(days=90)
 
 
 def observation_record(
@@ -74,3 +83,102 @@ def belief_refresh(*, customer: Customer, key: str) -> Belief | None:
         },
     )
     return stored
+
+
+def selfmodel_read(
+    *, customer: Customer, scopes: Iterable[str], actor_type: str, actor_ref: str
+) -> list[dict]:
+    """The beliefs a reader may see; reading any ``sensitive`` belief leaves an audit record."""
+    beliefs = selectors.beliefs_visible(customer=customer, scopes=scopes)
+    sensitive = [belief["key"] for belief in beliefs if belief["scope"] == Scope.SENSITIVE]
+    if sensitive:
+        AuditEvent.objects.create(
+            actor_type=actor_type,
+            actor_ref=actor_ref,
+            action=AuditEvent.Action.SENSITIVE_READ,
+            customer=customer,
+            customer_ref=customer.external_id,
+            detail={"keys": sensitive},
+        )
+    return beliefs
+
+
+def selfmodel_infer_from_turn(*, turn_id: int) -> list[Observation]:
+    """Record what a customer turn suggests about them, unless the self-model already holds it as firmly."""
+    turn = Turn.objects.select_related("conversation__customer").filter(pk=turn_id, role="customer").first()
+    if turn is None:
+        return []
+    customer = turn.conversation.customer
+    current = {belief.key: belief for belief in Belief.objects.filter(customer=customer)}
+    recorded = []
+    for inference in infer_from_customer_text(turn.text):
+        held = current.get(inference.key)
+        if held is not None and held.value == inference.value and held.confidence >= inference.confidence:
+            continue  # nothing new: do not pile up identical evidence turn after turn
+        recorded.append(
+            observation_record(
+                customer=customer,
+                key=inference.key,
+                value=inference.value,
+                confidence=inference.confidence,
+                scope=inference.scope,
+                source=Observation.Source.INFERRED,
+                source_ref=INFERENCE_REF,
+                observed_at=turn.occurred_at,
+                conversation=turn.conversation,
+            )
+        )
+    return recorded
+
+
+def selfmodel_infer_recurring_issue(*, conversation_id: Any) -> Observation | None:
+    """A customer who comes back with the same kind of issue has a recurring issue."""
+    conversation = Conversation.objects.select_related("customer").filter(pk=conversation_id).first()
+    if conversation is None or not conversation.issue_type:
+        return None
+    earlier = (
+        Conversation.objects.filter(
+            customer=conversation.customer,
+            issue_type=conversation.issue_type,
+            created_at__gte=conversation.created_at - RECURRENCE_WINDOW,
+        )
+        .exclude(pk=conversation.pk)
+        .count()
+    )
+    if earlier == 0:
+        return None
+    return observation_record(
+        customer=conversation.customer,
+        key="recurring_issue",
+        value=conversation.issue_type,
+        confidence=min(0.5 + 0.1 * earlier, 0.9),
+        scope=Scope.GENERAL,
+        source=Observation.Source.INFERRED,
+        source_ref=INFERENCE_REF,
+        observed_at=timezone.now(),
+        conversation=conversation,
+    )
+
+
+def agent_observation_record(
+    *, agent: AgentProfile, customer_external_id: str, key: str, value: Any, confidence: float, scope: str
+) -> dict[str, Any] | None:
+    """A person's observation (confirm, correct or add a belief); returns the belief as they may see it."""
+    customer = selectors.customer_for_agent(agent=agent, external_id=customer_external_id)
+    readable = team_scopes(agent)
+    if scope not in readable:
+        raise Forbidden(f"Your teams may not write {scope!r} beliefs.", code="scope_not_granted")
+    observation_record(
+        customer=customer,
+        key=key,
+        value=value,
+        confidence=confidence,
+        scope=scope,
+        source=Observation.Source.AGENT,
+        source_ref=agent.user.get_username(),
+        observed_at=timezone.now(),
+    )
+    visible = selfmodel_read(
+        customer=customer, scopes=readable, actor_type="agent", actor_ref=agent.user.get_username()
+    )
+    return next((belief for belief in visible if belief["key"] == key), None)
