@@ -13,9 +13,18 @@ from handoffs.models import Belief, Bot, Conversation, Customer, Handoff
 from handoffs.selfmodel import rules
 
 
+def _external_id(value: str, what: str) -> str:
+    # PostgreSQL text cannot hold U+0000; such an id names nothing, so it is simply not found.
+    if "\x00" in value:
+        raise NotFound(f"No such {what}.")
+    return value
+
+
 def conversation_for_bot(*, bot: Bot, external_id: str) -> Conversation:
     conversation = (
-        Conversation.objects.select_related("customer").filter(bot=bot, external_id=external_id).first()
+        Conversation.objects.select_related("customer")
+        .filter(bot=bot, external_id=_external_id(external_id, "conversation"))
+        .first()
     )
     if conversation is None:
         raise NotFound("No such conversation for this bot.")
@@ -40,7 +49,11 @@ def handoff_for_bot(*, bot: Bot, handoff_id: str) -> Handoff:
 
 def customer_for_bot(*, bot: Bot, external_id: str) -> Customer:
     # A bot may read the self-model of customers it has talked to, nobody else's.
-    customer = Customer.objects.filter(external_id=external_id, conversations__bot=bot).distinct().first()
+    customer = (
+        Customer.objects.filter(external_id=_external_id(external_id, "customer"), conversations__bot=bot)
+        .distinct()
+        .first()
+    )
     if customer is None:
         raise NotFound("No such customer for this bot.")
     return customer
@@ -49,7 +62,10 @@ def customer_for_bot(*, bot: Bot, external_id: str) -> Customer:
 def customer_for_agent(*, agent: Any, external_id: str) -> Customer:
     # People reach customers through handoffs routed to their teams; anyone else is "not found".
     customer = (
-        Customer.objects.filter(external_id=external_id, conversations__handoffs__team__in=agent.teams.all())
+        Customer.objects.filter(
+            external_id=_external_id(external_id, "customer"),
+            conversations__handoffs__team__in=agent.teams.all(),
+        )
         .distinct()
         .first()
     )

@@ -49,19 +49,22 @@ def observation_record(
     return observation
 
 
+def as_rule_observation(row: Observation) -> rules.Observation:
+    return rules.Observation(
+        id=row.pk,
+        key=row.key,
+        value=row.value,
+        confidence=row.confidence,
+        scope=row.scope,
+        source=row.source,
+        source_ref=row.source_ref,
+        observed_at=row.observed_at,
+    )
+
+
 def belief_refresh(*, customer: Customer, key: str) -> Belief | None:
     observations = [
-        rules.Observation(
-            id=row.pk,
-            key=row.key,
-            value=row.value,
-            confidence=row.confidence,
-            scope=row.scope,
-            source=row.source,
-            source_ref=row.source_ref,
-            observed_at=row.observed_at,
-        )
-        for row in Observation.objects.filter(customer=customer, key=key)
+        as_rule_observation(row) for row in Observation.objects.filter(customer=customer, key=key)
     ]
     if not observations:
         Belief.objects.filter(customer=customer, key=key).delete()

@@ -10,9 +10,10 @@ from django.core.management import call_command
 from django.db import connection, connections
 from django.test import Client
 
-from handoffs.models import AuditEvent, Belief, Conversation, Customer, CsatRating, Handoff, Observation, Turn
+from handoffs.models import AuditEvent, Belief, Conversation, CsatRating, Customer, Handoff, Observation, Turn
 from handoffs.selfmodel import rules
 from handoffs.services.selfmodel import (
+    as_rule_observation,
     observation_record,
     selfmodel_infer_from_turn,
     selfmodel_infer_recurring_issue,
@@ -34,8 +35,12 @@ def beliefs(client: BotClient) -> dict[str, dict]:
 
 
 def agent_post(token: str, customer: str, **body):
-    return Client().post(f"/api/v1/agent/customers/{customer}/observations", data=json.dumps(body),
-                         content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}")
+    return Client().post(
+        f"/api/v1/agent/customers/{customer}/observations",
+        data=json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Token {token}",
+    )
 
 
 @pytest.fixture
@@ -67,8 +72,14 @@ def test_bot_reads_only_the_scopes_it_is_granted(support_team):
 def test_reading_a_sensitive_belief_is_audited(support_team):
     bot, secret = make_bot(team=support_team.name, scopes=["general", "sensitive"])
     client = BotClient(bot_id=bot.bot_id, secret=secret)
-    client.post({"events": [turn("Hi", first=True), observe("health_condition", "hearing impaired",
-                                                              scope="sensitive")]})
+    client.post(
+        {
+            "events": [
+                turn("Hi", first=True),
+                observe("health_condition", "hearing impaired", scope="sensitive"),
+            ]
+        }
+    )
     assert not AuditEvent.objects.exists()
     # when
     beliefs(client)
@@ -114,8 +125,9 @@ def test_agent_api_needs_a_valid_token(escalated):
     response = agent_post("wl_not-a-real-token", CUSTOMER["id"], key="tone", value="brief")
     assert response.status_code == 401
     assert response["Content-Type"] == "application/problem+json"
-    bare = Client().post(f"/api/v1/agent/customers/{CUSTOMER['id']}/observations", data="{}",
-                         content_type="application/json")
+    bare = Client().post(
+        f"/api/v1/agent/customers/{CUSTOMER['id']}/observations", data="{}", content_type="application/json"
+    )
     assert bare.status_code == 401
 
 
@@ -143,21 +155,27 @@ def test_agent_observation_schema_errors_are_422(escalated, agent, token_for):
 
 
 def test_language_and_channel_are_inferred_from_customer_turns(bot_client):
-    bot_client.post(turn("Hola, quiero devolver unas zapatillas que compré la semana pasada, llámame por favor",
-                         first=True))
+    bot_client.post(
+        turn(
+            "Hola, quiero devolver unas zapatillas que compré la semana pasada, llámame por favor", first=True
+        )
+    )
     turn_id = Turn.objects.get().pk
     # when
     recorded = selfmodel_infer_from_turn(turn_id=turn_id)
     again = selfmodel_infer_from_turn(turn_id=turn_id)
     # then
     assert {(o.key, o.value, o.source) for o in recorded} == {
-        ("preferred_language", "es", "inferred"), ("communication_preference", "phone", "inferred")}
+        ("preferred_language", "es", "inferred"),
+        ("communication_preference", "phone", "inferred"),
+    }
     assert again == []  # the self-model already holds it as firmly: no pile of identical evidence
 
 
 def test_technical_vocabulary_suggests_expertise(bot_client):
-    bot_client.post(turn("DNS resolves but I get packet loss past the gateway, the firmware is current",
-                         first=True))
+    bot_client.post(
+        turn("DNS resolves but I get packet loss past the gateway, the firmware is current", first=True)
+    )
     recorded = selfmodel_infer_from_turn(turn_id=Turn.objects.get().pk)
     expertise = [o for o in recorded if o.key == "expertise"]
     assert expertise and expertise[0].value == "technical" and expertise[0].scope == "technical"
@@ -165,8 +183,14 @@ def test_technical_vocabulary_suggests_expertise(bot_client):
 
 def test_a_returning_customer_with_the_same_issue_has_a_recurring_issue(bot_client):
     for name in ("c-1", "c-2"):
-        bot_client.post({"events": [turn("My invoice is wrong again", conversation=name, first=True),
-                                    event("classification", name, issue_type="billing_error", complexity="low")]})
+        bot_client.post(
+            {
+                "events": [
+                    turn("My invoice is wrong again", conversation=name, first=True),
+                    event("classification", name, issue_type="billing_error", complexity="low"),
+                ]
+            }
+        )
     first, second = Conversation.objects.order_by("created_at")
     assert selfmodel_infer_recurring_issue(conversation_id=first.pk) is not None  # c-2 exists too
     observation = selfmodel_infer_recurring_issue(conversation_id=second.pk)
@@ -199,8 +223,15 @@ def test_export_holds_everything_and_is_audited(escalated):
 
 
 def test_erase_removes_personal_data_and_keeps_aggregates(escalated):
-    escalated.post({"events": [observe("tone", "brief"), event("csat", score=4, phase="bot"),
-                               turn("my email is dana@example.com")]})
+    escalated.post(
+        {
+            "events": [
+                observe("tone", "brief"),
+                event("csat", score=4, phase="bot"),
+                turn("my email is dana@example.com"),
+            ]
+        }
+    )
     handoffs_before = Handoff.objects.count()
     # when
     call_command("customer_erase", CUSTOMER["id"], "--yes", stdout=StringIO())
@@ -229,16 +260,25 @@ def test_concurrent_writers_never_lose_an_observation(bot_client):
     bot_client.post(turn("Hi", first=True))
     customer = Customer.objects.get()
     start = datetime(2026, 11, 20, 10, tzinfo=UTC)
-    writes = [("preferred_channel", ["chat", "email", "phone"][n % 3], 0.3 + (n % 7) / 10, n) for n in range(24)]
+    writes = [
+        ("preferred_channel", ["chat", "email", "phone"][n % 3], 0.3 + (n % 7) / 10, n) for n in range(24)
+    ]
     barrier = threading.Barrier(8)
 
     def writer(offset: int) -> None:
         try:
             barrier.wait()
             for key, value, confidence, n in writes[offset::8]:
-                observation_record(customer=customer, key=key, value=value, confidence=confidence,
-                                   scope="general", source="bot", source_ref=f"bot-{n % 4}",
-                                   observed_at=start + timedelta(minutes=n))
+                observation_record(
+                    customer=customer,
+                    key=key,
+                    value=value,
+                    confidence=confidence,
+                    scope="general",
+                    source="bot",
+                    source_ref=f"bot-{n % 4}",
+                    observed_at=start + timedelta(minutes=n),
+                )
         finally:
             connections.close_all()
 
@@ -251,9 +291,11 @@ def test_concurrent_writers_never_lose_an_observation(bot_client):
     stored = list(Observation.objects.filter(customer=customer))
     assert len(stored) == len(writes)
     expected = rules.aggregate(
-        [rules.Observation(id=o.pk, key=o.key, value=o.value, confidence=o.confidence, scope=o.scope,
-                           source=o.source, source_ref=o.source_ref, observed_at=o.observed_at) for o in stored],
-        now=start + timedelta(minutes=len(writes) - 1),
+        [as_rule_observation(row) for row in stored], now=start + timedelta(minutes=len(writes) - 1)
     )
     belief = Belief.objects.get(customer=customer, key="preferred_channel")
-    assert (belief.value, belief.confidence, belief.history) == (expected.value, expected.confidence, expected.history)
+    assert (belief.value, belief.confidence, belief.history) == (
+        expected.value,
+        expected.confidence,
+        expected.history,
+    )
