@@ -5,12 +5,17 @@ append itself: ingest must never recompute the whole conversation.
 """
 
 import copy
+import os
 from typing import Any
 
 from handoffs.context import intelligence
 from handoffs.context.intelligence import TurnInsights
 
 Package = dict[str, Any]
+
+# Off only to measure what the engines cost on ingest (make bench); the package then holds only posted facts.
+ENGINES_ON = os.environ.get("WARMLINE_CONTEXT_ENGINES", "1") != "0"
+NO_INSIGHTS = TurnInsights(sentiment=None, new_slots=[], new_commitments=[])
 
 
 def new_package(*, customer_name: str = "", locale: str = "") -> Package:
@@ -43,6 +48,8 @@ def set_customer(package: Package, *, name: str, locale: str) -> None:
 
 def add_turn(package: Package, *, seq: int, role: str, text: str, at: str) -> TurnInsights:
     package["transcript"].append({"seq": seq, "role": role, "text": text, "at": at})
+    if not ENGINES_ON:
+        return NO_INSIGHTS
     return intelligence.on_turn(package, seq=seq, role=role, text=text, at=at)
 
 

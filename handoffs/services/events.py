@@ -158,7 +158,9 @@ class BatchApplier:
             return None  # the bot re-sent a message it already delivered
         conversation.last_seq += 1
         seq = conversation.last_seq
+        before = _commitment_keys(conversation)
         insights = pkg.add_turn(conversation.context, seq=seq, role=role, text=text, at=iso(at))
+        _forget_dropped_commitments(conversation, before)
         turn = Turn.objects.create(
             conversation=conversation,
             seq=seq,
@@ -250,7 +252,7 @@ class BatchApplier:
             seq=seq,
             source=Commitment.Source.EVENT,
         )
-        before = {_commitment_key(item) for item in conversation.context["commitments"]}
+        before = _commitment_keys(conversation)
         pkg.add_commitment(
             conversation.context,
             {
@@ -265,12 +267,7 @@ class BatchApplier:
             },
         )
         # The engine merges a detected twin into the posted commitment; drop the twin's row too.
-        after = {_commitment_key(item) for item in conversation.context["commitments"]}
-        for source, item_seq, text in before - after:
-            if source == Commitment.Source.DETECTED:
-                Commitment.objects.filter(
-                    conversation=conversation, source=source, seq=item_seq, text=text
-                ).delete()
+        _forget_dropped_commitments(conversation, before)
 
     def _on_observation(self, conversation: Conversation, event: Any, at: datetime) -> None:
         data = event.data
@@ -348,8 +345,19 @@ def earlier_handoffs(customer: Customer, limit: int = 5) -> list[dict[str, Any]]
     ]
 
 
-def _commitment_key(item: dict[str, Any]) -> tuple[str, int | None, str]:
-    return (item.get("source", ""), item.get("seq"), item.get("text", ""))
+def _commitment_keys(conversation: Conversation) -> set[tuple[str, int | None, str]]:
+    return {
+        (item.get("source", ""), item.get("seq"), item.get("text", ""))
+        for item in conversation.context["commitments"]
+    }
+
+
+def _forget_dropped_commitments(conversation: Conversation, before: set[tuple[str, int | None, str]]) -> None:
+    """Keep Commitment rows in step with the package: the engines drop a detected commitment when a posted
+    event duplicates it or the customer declines the offer."""
+    for source, seq, text in before - _commitment_keys(conversation):
+        if source == Commitment.Source.DETECTED:
+            Commitment.objects.filter(conversation=conversation, source=source, seq=seq, text=text).delete()
 
 
 def _due_at(due: str | None) -> datetime | None:
