@@ -211,15 +211,24 @@ def announcement(
     """A sentence the bot may say: why, that nothing needs repeating, and the bounded wait."""
     lang = "es" if language.lower().startswith("es") else "en"
     why = _WHY[lang].get(reason_code, _WHY[lang]["other"])
-    minutes = max(1, math.ceil((wait_seconds or 60) / 60))
+    seconds = wait_seconds or 60
+    minutes = math.ceil(seconds / 60)
     if lang == "es":
-        wait = "menos de un minuto" if minutes == 1 else f"unos {minutes} minutos como máximo"
+        wait = (
+            "menos de un minuto"
+            if seconds < 60
+            else f"unos {minutes} minuto{'s' if minutes > 1 else ''} como máximo"
+        )
         place = f" Es el número {position} en la fila." if position else ""
         return (
             f"{why} le paso con un especialista del equipo {team}, que verá todo lo que hemos hablado, "
             f"así que no tendrá que repetir nada.{place} La espera será de {wait}."
         )
-    wait = "under a minute" if minutes == 1 else f"no more than about {minutes} minutes"
+    wait = (
+        "under a minute"
+        if seconds < 60
+        else f"no more than about {minutes} minute{'s' if minutes > 1 else ''}"
+    )
     place = f" You're number {position} in line." if position else ""
     return (
         f"{why} I'm bringing in a specialist from our {team} team who will see everything we've discussed, "
