@@ -30,6 +30,7 @@ from handoffs.models import (
     Turn,
 )
 from handoffs.schemas import CustomerIn, TurnData
+from handoffs.selfmodel.inference import infer_from_customer_text
 from handoffs.services.escalation import handoff_escalate, handoff_public
 from handoffs.services.selfmodel import observation_record
 from handoffs.tasks import infer_recurring_issue, infer_self_model_from_turn
@@ -199,7 +200,7 @@ class BatchApplier:
         turn = self.add_turn(conversation, role=data.role, text=data.text, at=at, external_id=data.id or "")
         if turn is None:
             return
-        if data.role == "customer":
+        if data.role == "customer" and _suggests_something_new(conversation, data.text):
             infer_self_model_from_turn.delay_on_commit(turn.pk)
         if data.role == "customer" and conversation.status in (
             ConversationStatus.RESOLVED,
@@ -323,6 +324,20 @@ class BatchApplier:
             self.add_turn(conversation, role="system", text="The customer left the chat.", at=at)
         else:
             conversation.status = ConversationStatus.ABANDONED
+
+
+def _suggests_something_new(conversation: Conversation, text: str) -> bool:
+    """Whether a customer turn hints at a self-model value this conversation has not hinted at before.
+
+    The task that records inferences is worth a message only then (one per conversation and key, not
+    one per turn); the cues themselves are a few regexes, cheap enough to run here.
+    """
+    signals = conversation.context.setdefault("customer", {}).setdefault("signals", {})
+    fresh = {
+        item.key: item.value for item in infer_from_customer_text(text) if signals.get(item.key) != item.value
+    }
+    signals.update(fresh)
+    return bool(fresh)
 
 
 def earlier_handoffs(customer: Customer, limit: int = 5) -> list[dict[str, Any]]:

@@ -1,10 +1,12 @@
 """Bot event ingest: the one path every bot event takes, over HTTP and over the bot websocket.
 
 Order of checks (the transport has already verified the signature):
-1. idempotency: a webhook-id applied before replays its first response (same body) or conflicts (409);
-2. parse (400) and validate (422);
-3. apply every event in one transaction, recording the webhook-id and response in the same
-   transaction, so a request is applied whole or not at all and a retry never duplicates.
+1. parse (400) and validate (422);
+2. apply every event in one transaction and record the webhook-id with its response in the same
+   transaction, so a request is applied whole or not at all;
+3. a webhook-id applied before (the unique index refuses the record) rolls the work back and replays
+   the first response (same body) or answers 409 (another body). Replays are rare, so the busy path
+   pays no look-up for them.
 """
 
 import hashlib
@@ -37,16 +39,17 @@ class IngestResult:
 def events_ingest(*, bot: Bot, webhook_id: str, body: bytes) -> IngestResult:
     digest = hashlib.sha256(body).hexdigest()
     try:
-        replay = _replay(bot=bot, webhook_id=webhook_id, digest=digest)
-        if replay:
-            return replay
-        events = _parse(body)
-        return _apply(bot=bot, webhook_id=webhook_id, digest=digest, events=events)
+        return _apply(bot=bot, webhook_id=webhook_id, digest=digest, events=_parse(body))
     except DomainError as error:
-        return IngestResult(error.status, problem_from(error))
+        # A request that cannot apply now may be the retry of one that did (say a person has connected
+        # since): its first answer stands. Otherwise the error is the answer, and nothing was written.
+        return _replay(bot=bot, webhook_id=webhook_id, digest=digest) or IngestResult(
+            error.status, problem_from(error)
+        )
 
 
 def _replay(*, bot: Bot, webhook_id: str, digest: str) -> IngestResult | None:
+    """The stored answer for an applied webhook-id; 409 when the id came with another body."""
     previous = (
         InboundRequest.objects.filter(bot=bot, webhook_id=webhook_id)
         .only("body_sha256", "response_status", "response_body")
@@ -55,9 +58,10 @@ def _replay(*, bot: Bot, webhook_id: str, digest: str) -> IngestResult | None:
     if previous is None:
         return None
     if previous.body_sha256 != digest:
-        raise Conflict(
+        error = Conflict(
             "This webhook-id was already used for a different body.", code="idempotency_key_reused"
         )
+        return IngestResult(error.status, problem_from(error))
     return IngestResult(previous.response_status, previous.response_body, replayed=True)
 
 
@@ -111,13 +115,14 @@ def _nul_location(value: Any, loc: list[Any]) -> list[Any] | None:
 def _apply(*, bot: Bot, webhook_id: str, digest: str, events: list[Any]) -> IngestResult:
     try:
         with transaction.atomic():
-            # Claim the webhook-id first: a concurrent twin blocks on the unique index until this
-            # transaction ends, then fails and replays what this one stored.
-            request = InboundRequest.objects.create(bot=bot, webhook_id=webhook_id, body_sha256=digest)
             status, body = BatchApplier(bot=bot).apply(events)
-            request.response_status = status
-            request.response_body = body
-            request.save(update_fields=["response_status", "response_body"])
+            # Recording the webhook-id last, in the same transaction, is what makes a retry apply once: a
+            # concurrent twin does the same work (waiting on our row locks), then fails on the unique
+            # index and rolls back whole, and a later retry is refused by the same index before its
+            # changes can commit.
+            InboundRequest.objects.create(
+                bot=bot, webhook_id=webhook_id, body_sha256=digest, response_status=status, response_body=body
+            )
     except IntegrityError:
         replay = _replay(bot=bot, webhook_id=webhook_id, digest=digest)
         if replay is None:

@@ -508,3 +508,17 @@ def test_nul_characters_are_422_not_a_database_error(bot_client):
     doc = assert_problem(bot_client.post(turn("bad \x00 byte", first=True)), 422)
     assert doc["errors"][0]["loc"] == ["body", "data", "text"]
     assert nothing_written()
+
+
+def test_a_retry_replays_even_when_the_state_has_moved_on(bot_client):
+    bot_client.post(turn("Hi", first=True))
+    bot_client.post(escalation())
+    body = json.dumps(turn("A bot line before the person arrived", role="bot")).encode()
+    first = bot_client.post_raw(body, webhook_id="msg_before")
+    Conversation.objects.update(status="connected")
+    # when: the bot retries after a person connected
+    again = bot_client.post_raw(body, webhook_id="msg_before")
+    # then: the first answer stands and nothing is written twice
+    assert again.status_code == first.status_code == 200
+    assert again["Idempotent-Replayed"] == "true"
+    assert Turn.objects.filter(role="bot").count() == 1
