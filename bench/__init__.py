@@ -1,0 +1,1 @@
+"""Warmline benchmark suite: ``python -m bench`` (or ``make bench``); see ``bench/__main__.py --help``."""
