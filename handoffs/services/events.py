@@ -35,6 +35,11 @@ from handoffs.services.escalation import handoff_escalate, handoff_public
 from handoffs.services.selfmodel import observation_record
 from handoffs.tasks import infer_recurring_issue, infer_self_model_from_turn
 
+# Statuses in which people follow the conversation live (queue previews, preparation, chat).
+WATCHED_STATUSES = frozenset(
+    {ConversationStatus.QUEUED, ConversationStatus.PREPARING, ConversationStatus.CONNECTED}
+)
+
 
 class BatchApplier:
     def __init__(self, *, bot: Bot) -> None:
@@ -207,6 +212,8 @@ class BatchApplier:
             ConversationStatus.ABANDONED,
         ):
             conversation.status = ConversationStatus.BOT  # the customer came back: the bot has them again
+        if conversation.status not in WATCHED_STATUSES:
+            return  # nobody watches a conversation live before it is handed off: skip the push
         broadcast_on_commit(
             conversation_group(conversation.id),
             {
