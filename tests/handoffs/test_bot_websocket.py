@@ -3,7 +3,9 @@
 import json
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import transaction
 
 from console.asgi import application
 from handoffs.broadcast import broadcast_on_commit
@@ -99,8 +101,6 @@ async def test_callback_events_reach_the_connected_bot(bot_and_secret):
     communicator = connect(bot.bot_id, secret)
     await communicator.connect()
     # when
-    from asgiref.sync import sync_to_async
-    from django.db import transaction
 
     def push() -> None:
         with transaction.atomic():
