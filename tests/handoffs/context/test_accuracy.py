@@ -47,3 +47,19 @@ def test_labelled_sets_are_large_and_varied() -> None:
         assert len(cases) >= at_least
         assert len({c["domain"] for c in cases}) >= 6
         assert any(c["customer"]["locale"] == "es" for c in cases)
+
+
+# `data/heldout_blind.json` was written by someone who never read the engines or the other labels, and
+# scored once (2026-11-20): slots P 0.86 R 0.88, commitments P 1.00 R 0.77, trend 0.83, current 0.88. It
+# is the honest estimate for unseen conversations. Its floors sit just under that first measurement to
+# catch regressions; raising them is the open work on the engines (clause-level commitment judgement,
+# spaced or slashed numbers, mild negative endings), not a reason to tune to its wording.
+BLIND_FLOORS = {"slot_precision": 0.85, "slot_recall": 0.85, "commitment_precision": 0.95,
+                "commitment_recall": 0.75, "trend_accuracy": 0.8, "current_accuracy": 0.85}  # fmt: skip
+
+
+def test_blind_set_does_not_regress() -> None:
+    result = score(load_labelled("heldout_blind.json"))
+    print("\n" + result.report("heldout_blind.json"))
+    for measure, floor in BLIND_FLOORS.items():
+        assert getattr(result, measure) >= floor, (measure, getattr(result, measure))
