@@ -39,7 +39,8 @@ def verify(body: bytes, headers: Mapping[str, str], secrets_: Iterable[str]) -> 
         except Exception:  # noqa: S112 - malformed signature entries: try the next secret, then fail
             continue
         return webhook_id
-    raise SignatureError("The signature does not match.")
+    # Also what an unknown bot (no secrets) gets: every message here is safe to show a caller.
+    raise SignatureError("The request is not signed by an active secret of this bot.")
 
 
 def sign(body: bytes | str, *, secret: str, webhook_id: str, at: datetime | None = None) -> dict[str, str]:
