@@ -121,6 +121,10 @@ CELERY_TASK_TIME_LIMIT = 30
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "prune-inbound-requests": {"task": "handoffs.tasks.prune_inbound_requests", "schedule": 3600.0},
+    # Safety nets behind the per-item timers: a lost task never strands a customer or a callback.
+    "connect-overdue-handoffs": {"task": "handoffs.tasks.connect_overdue_handoffs", "schedule": 5.0},
+    "deliver-due-callbacks": {"task": "handoffs.tasks.deliver_due_callbacks", "schedule": 30.0},
+    "mark-absent-agents-offline": {"task": "handoffs.tasks.mark_absent_agents_offline", "schedule": 60.0},
 }
 
 # --- Auth -----------------------------------------------------------------------------------------
@@ -184,6 +188,11 @@ WARMLINE = {
     # Expected wait per queue position when a team has no recent history yet.
     "WAIT_PRIOR_SECONDS_PER_POSITION": 60,
     "MAX_EVENTS_PER_BATCH": 100,
+    # Callbacks to bots: per-attempt timeout, and how long a failing delivery is retried (spec: ≥ 24 h).
+    "CALLBACK_TIMEOUT_SECONDS": env_int("WARMLINE_CALLBACK_TIMEOUT_SECONDS", 5),
+    "CALLBACK_RETRY_HOURS": env_int("WARMLINE_CALLBACK_RETRY_HOURS", 25),
+    # Presence: an agent with no open console socket for this long reads as offline.
+    "PRESENCE_STALE_SECONDS": 90,
 }
 
 LOGGING = {
@@ -196,5 +205,9 @@ LOGGING = {
         # daphne's access log would print every request path; keep it at warnings.
         "daphne": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
+        # httpx logs every callback URL at INFO; a bot's URL may carry its own token. Attempts are recorded
+        # (without the URL) on OutboundDelivery instead.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from ninja import NinjaAPI, Router, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -21,20 +22,42 @@ from handoffs import selectors
 from handoffs.errors import DomainError, PayloadTooLarge, problem, problem_from
 from handoffs.models import AgentProfile, Bot
 from handoffs.schemas import (
+    AgentHandoffOut,
     AgentObservationIn,
     ConversationOut,
+    DraftCheckOut,
+    DraftIn,
     EscalationOk,
     Event,
     EventBatch,
     EventsOk,
     HandoffOut,
+    HandoffStateOut,
+    MessageIn,
+    MessageOut,
     ObservationCreated,
+    PresenceIn,
+    PresenceOut,
     ProblemOut,
+    QueueOut,
+    ResolveIn,
+    ReturnIn,
     SelfModelOut,
+    TransferIn,
+    TransferOut,
 )
-from handoffs.services.agents import agent_for_token
+from handoffs.services.agents import agent_for_token, agent_presence_set, team_scopes
 from handoffs.services.bots import bot_authenticate
+from handoffs.services.drafts import draft_check
 from handoffs.services.escalation import handoff_public
+from handoffs.services.handoffs import (
+    handoff_claim,
+    handoff_connect,
+    handoff_message_send,
+    handoff_resolve,
+    handoff_return_to_bot,
+    handoff_transfer,
+)
 from handoffs.services.ingest import events_ingest
 from handoffs.services.selfmodel import agent_observation_record, selfmodel_read
 
@@ -239,6 +262,117 @@ def post_agent_observation(
         scope=payload.scope,
     )
     return Status(201, {"belief": belief})
+
+
+def _agent(request: HttpRequest) -> AgentProfile:
+    return request.auth  # type: ignore[attr-defined]
+
+
+@agents.get(
+    "/agent/queue", response={200: QueueOut, **_PROBLEMS}, summary="Handoffs you may take, best first"
+)
+def get_queue(request: HttpRequest) -> dict[str, Any]:
+    now = timezone.now()
+    rows = selectors.queue_for_agent(agent=_agent(request))
+    return {"handoffs": [selectors.queue_item_public(row, now=now) for row in rows]}
+
+
+@agents.get("/agent/handoffs/{handoff_id}", response={200: AgentHandoffOut, **_PROBLEMS})
+def get_agent_handoff(request: HttpRequest, handoff_id: str) -> dict[str, Any]:
+    agent = _agent(request)
+    handoff = selectors.handoff_for_agent(agent=agent, handoff_id=handoff_id)
+    self_model = selfmodel_read(
+        customer=handoff.conversation.customer,
+        scopes=team_scopes(agent),
+        actor_type="agent",
+        actor_ref=agent.user.get_username(),
+    )
+    return selectors.handoff_for_agent_public(handoff, self_model=self_model, assist=[])
+
+
+def _state(handoff: Any) -> dict[str, Any]:
+    return {
+        "id": str(handoff.id),
+        "status": handoff.status,
+        "agent": handoff.agent.get_username() if handoff.agent else None,
+        "prepare_until": handoff.prepare_until,
+        "connected_at": handoff.connected_at,
+        "ended_at": handoff.ended_at,
+    }
+
+
+@agents.post(
+    "/agent/handoffs/{handoff_id}/claim",
+    response={200: HandoffStateOut, **_PROBLEMS},
+    summary="Take a queued handoff: 409 if someone else has it",
+)
+def post_claim(request: HttpRequest, handoff_id: str) -> dict[str, Any]:
+    return _state(handoff_claim(handoff_id=handoff_id, agent=_agent(request)))
+
+
+@agents.post(
+    "/agent/handoffs/{handoff_id}/connect",
+    response={200: HandoffStateOut, **_PROBLEMS},
+    summary="End the preparation window now",
+)
+def post_connect(request: HttpRequest, handoff_id: str) -> dict[str, Any]:
+    return _state(handoff_connect(handoff_id=handoff_id, agent=_agent(request)))
+
+
+@agents.post("/agent/handoffs/{handoff_id}/draft-check", response={200: DraftCheckOut, **_PROBLEMS})
+def post_draft_check(request: HttpRequest, handoff_id: str, payload: DraftIn) -> dict[str, Any]:
+    agent = _agent(request)
+    handoff = selectors.handoff_for_agent(agent=agent, handoff_id=handoff_id)
+    return {"warnings": draft_check(context=handoff.conversation.context, text=payload.text)}
+
+
+@agents.post(
+    "/agent/handoffs/{handoff_id}/messages",
+    response={201: MessageOut, 200: MessageOut, **_PROBLEMS},
+    summary="Send a message to the customer (an Idempotency-Key header makes retries safe)",
+)
+def post_message(request: HttpRequest, handoff_id: str, payload: MessageIn) -> Status[Any]:
+    turn, created = handoff_message_send(
+        handoff_id=handoff_id,
+        agent=_agent(request),
+        text=payload.text,
+        idempotency_key=request.headers.get("Idempotency-Key", "")[:100],
+    )
+    body = {"seq": turn.seq, "role": turn.role, "text": turn.text, "at": turn.occurred_at}
+    return Status(201 if created else 200, body)
+
+
+@agents.post("/agent/handoffs/{handoff_id}/resolve", response={200: HandoffStateOut, **_PROBLEMS})
+def post_resolve(request: HttpRequest, handoff_id: str, payload: ResolveIn) -> dict[str, Any]:
+    return _state(
+        handoff_resolve(handoff_id=handoff_id, agent=_agent(request), resolution=payload.resolution)
+    )
+
+
+@agents.post(
+    "/agent/handoffs/{handoff_id}/transfer",
+    response={200: TransferOut, **_PROBLEMS},
+    summary="Warm transfer to a team or a named agent, with a note",
+)
+def post_transfer(request: HttpRequest, handoff_id: str, payload: TransferIn) -> dict[str, Any]:
+    new = handoff_transfer(
+        handoff_id=handoff_id,
+        agent=_agent(request),
+        note=payload.note,
+        team=payload.team or "",
+        to_agent=payload.agent or "",
+    )
+    return {"id": str(new.previous_id), "status": "transferred", "next_handoff": _state(new)}
+
+
+@agents.post("/agent/handoffs/{handoff_id}/return-to-bot", response={200: HandoffStateOut, **_PROBLEMS})
+def post_return(request: HttpRequest, handoff_id: str, payload: ReturnIn) -> dict[str, Any]:
+    return _state(handoff_return_to_bot(handoff_id=handoff_id, agent=_agent(request), note=payload.note))
+
+
+@agents.put("/agent/presence", response={200: PresenceOut, **_PROBLEMS}, summary="Available or away")
+def put_presence(request: HttpRequest, payload: PresenceIn) -> dict[str, Any]:
+    return {"presence": agent_presence_set(agent=_agent(request), presence=payload.presence).presence}
 
 
 api.add_router("", bots)

@@ -66,6 +66,8 @@ class AgentProfile(TimeStamped):
     capacity = models.PositiveSmallIntegerField(default=3)
     presence = models.CharField(max_length=10, choices=Presence.choices, default=Presence.OFFLINE)
     is_supervisor = models.BooleanField(default=False)
+    # Refreshed while any console socket of this person is open; presence reads "offline" once it is stale.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["user__username"]
@@ -384,6 +386,10 @@ class Handoff(TimeStamped):
     previous = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next"
     )
+    # A warm transfer to a named person: it waits in their team's queue, but only they may claim it.
+    reserved_for = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     status = models.CharField(max_length=20, choices=HandoffStatus.choices, default=HandoffStatus.QUEUED)
     reason = models.TextField()
     reason_code = models.CharField(max_length=30, choices=ReasonCode.choices)
@@ -394,6 +400,7 @@ class Handoff(TimeStamped):
     # Queue order: priority(t) = base_priority + AGING_PER_SECOND * (t - queued_at). Ordering a queue at any
     # common t only needs base_priority - AGING_PER_SECOND * queued_at, kept here as an indexed static key.
     base_priority = models.FloatField(default=0)
+    priority_reasons = models.JSONField(default=list, blank=True, help_text="Why it sits where it does.")
     queue_key = models.FloatField(default=0)
     queue_position_at_queue = models.PositiveIntegerField(default=1)
     estimated_wait_seconds = models.PositiveIntegerField(default=0)
@@ -411,6 +418,7 @@ class Handoff(TimeStamped):
         indexes: ClassVar = [
             models.Index(fields=["team", "status", "-queue_key"], name="handoff_queue"),
             models.Index(fields=["team", "claimed_at"], name="handoff_team_claimed"),
+            models.Index(fields=["status", "prepare_until"], name="handoff_preparing_due"),
         ]
         constraints: ClassVar = [
             # At most one open handoff per conversation: a second escalation returns the open one.
@@ -489,3 +497,54 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_type}:{self.actor_ref} {self.action} {self.customer_ref}"
+
+
+class OutboundDelivery(TimeStamped):
+    """A callback to a bot (spec §Callbacks): written in the transaction of the change it reports, then
+    delivered by Celery in order per conversation, retried with backoff, every attempt recorded."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="deliveries")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="deliveries")
+    handoff = models.ForeignKey(Handoff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    webhook_id = models.CharField(max_length=60, unique=True)
+    type = models.CharField(max_length=40)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    retry_until = models.DateTimeField(help_text="Failing attempts are retried until then, then given up.")
+    # A worker sending this delivery holds it until then; another worker leaves it (and its successors) alone.
+    leased_until = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["conversation", "id"]
+        indexes: ClassVar = [
+            models.Index(fields=["conversation", "status", "id"], name="delivery_conversation_queue"),
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+        ]
+        verbose_name_plural = "outbound deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.type} → {self.bot} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    delivery = models.ForeignKey(OutboundDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField()
+    error = models.CharField(max_length=300, blank=True)
+    response_excerpt = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "at"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} @ {self.at}: {self.status_code or self.error}"

@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 Short = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -238,3 +238,137 @@ class AgentObservationIn(Schema):
 
 class ObservationCreated(Schema):
     belief: BeliefOut | None
+
+
+# --- agents ---------------------------------------------------------------------------------------
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+AgentText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), AfterValidator(_no_nul)
+]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_no_nul)]
+
+
+class QueueItemOut(Schema):
+    id: str
+    status: str
+    conversation_id: str
+    customer_id: str
+    customer_name: str
+    team: str
+    reason: str
+    reason_code: str
+    urgency: str
+    emotion: str
+    issue_type: str
+    priority: float = Field(description="Current priority (see the README: urgency, mood, waiting time, …).")
+    priority_reasons: list[str]
+    waiting_seconds: int
+    queued_at: AwareDatetime
+    reserved_for: str | None
+
+
+class QueueOut(Schema):
+    handoffs: list[QueueItemOut]
+
+
+class TimelineEntry(Schema):
+    event: str
+    at: AwareDatetime
+
+
+class AgentHandoffOut(Schema):
+    id: str
+    status: str
+    conversation_id: str
+    customer_id: str
+    team: str
+    agent: str | None
+    reason: str
+    reason_code: str
+    focus: str
+    urgency: str
+    priority: float
+    priority_reasons: list[str]
+    waiting_seconds: int
+    queued_at: AwareDatetime
+    claimed_at: AwareDatetime | None
+    prepare_until: AwareDatetime | None
+    connected_at: AwareDatetime | None
+    ended_at: AwareDatetime | None
+    note: str
+    resolution: str
+    previous_handoff_id: str | None
+    timeline: list[TimelineEntry]
+    context: dict[str, Any]
+    assist: list[dict[str, Any]] = Field(description="Assist items, each with a `kind`.")
+
+
+class HandoffStateOut(Schema):
+    id: str
+    status: str
+    agent: str | None
+    prepare_until: AwareDatetime | None
+    connected_at: AwareDatetime | None
+    ended_at: AwareDatetime | None
+
+
+class DraftIn(Schema):
+    text: Annotated[str, StringConstraints(max_length=5000), AfterValidator(_no_nul)]
+
+
+class DraftWarning(Schema):
+    kind: str
+    message: str
+    evidence: dict[str, Any]
+
+
+class DraftCheckOut(Schema):
+    warnings: list[DraftWarning]
+
+
+class MessageIn(Schema):
+    text: AgentText
+
+
+class MessageOut(Schema):
+    seq: int
+    role: str
+    text: str
+    at: AwareDatetime
+
+
+class ResolveIn(Schema):
+    resolution: AgentText
+
+
+class TransferIn(Schema):
+    team: str | None = Field(default=None, max_length=80)
+    agent: str | None = Field(default=None, max_length=150, description="A username.")
+    note: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(_no_nul)
+    ]
+
+
+class TransferOut(Schema):
+    id: str = Field(description="The transferred (ended) handoff.")
+    status: str
+    next_handoff: HandoffStateOut
+
+
+class ReturnIn(Schema):
+    note: Note = ""
+
+
+class PresenceIn(Schema):
+    presence: Literal["available", "away"]
+
+
+class PresenceOut(Schema):
+    presence: str

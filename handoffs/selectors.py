@@ -2,14 +2,17 @@
 
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.utils import timezone
 
 from handoffs.clock import iso
 from handoffs.errors import NotFound
-from handoffs.models import Belief, Bot, Conversation, Customer, Handoff
+from handoffs.models import AgentProfile, Belief, Bot, Conversation, Customer, Handoff, HandoffStatus
+from handoffs.priority import AGING_PER_SECOND, Priority
 from handoffs.selfmodel import rules
 
 
@@ -107,13 +110,158 @@ def conversation_public(*, conversation: Conversation, self_model: list[dict[str
     }
 
 
-def queue_for_user(*, user: Any) -> list[Handoff]:
-    """Queued handoffs of the user's teams, highest priority first (see handoffs.priority)."""
-    profile = getattr(user, "agent", None)
-    if profile is None:
-        return []
-    return list(
-        Handoff.objects.filter(team__in=profile.teams.all(), status="queued")
-        .select_related("team", "conversation__customer")
-        .order_by("-queue_key")[:200]
+# --- agents ---------------------------------------------------------------------------------------
+
+
+def _handoff_pk(handoff_id: Any) -> uuid.UUID:
+    try:
+        return handoff_id if isinstance(handoff_id, uuid.UUID) else uuid.UUID(str(handoff_id))
+    except ValueError:
+        raise NotFound("No such handoff among your teams'.") from None
+
+
+def handoffs_for_agent(agent: AgentProfile) -> QuerySet[Handoff]:
+    """Every handoff a person may see: routed to one of their teams (or reserved for them by a transfer)."""
+    return Handoff.objects.filter(Q(team__agents=agent) | Q(reserved_for_id=agent.user_id)).distinct()
+
+
+def handoff_id_for_agent(*, agent: AgentProfile, handoff_id: Any) -> uuid.UUID:
+    """The handoff's id if this person may see it; another team's handoff is "not found", like a missing one."""
+    pk = _handoff_pk(handoff_id)
+    if not handoffs_for_agent(agent).filter(pk=pk).exists():
+        raise NotFound("No such handoff among your teams'.")
+    return pk
+
+
+def handoff_for_agent(*, agent: AgentProfile, handoff_id: Any) -> Handoff:
+    pk = handoff_id_for_agent(agent=agent, handoff_id=handoff_id)
+    return Handoff.objects.select_related(
+        "team",
+        "agent__agent",
+        "reserved_for__agent",
+        "conversation__customer",
+        "conversation__bot",
+        "previous",
+    ).get(pk=pk)
+
+
+def _package_text(*path: str) -> KeyTextTransform:
+    """A text value inside the conversation's package, read in SQL (the package itself is not loaded)."""
+    node: str | KeyTransform = "conversation__context"
+    for key in path[:-1]:
+        node = KeyTransform(key, node)
+    return KeyTextTransform(path[-1], node)
+
+
+def queue_for_agent(*, agent: AgentProfile, limit: int = 200) -> list[Handoff]:
+    """Queued handoffs this person may take, highest priority first (see handoffs.priority).
+
+    Transfers reserved for a colleague are left out; live mood and issue type come from the package with
+    JSON key lookups, so the (large) package itself is never loaded for a queue.
+    """
+    rows = (
+        Handoff.objects.filter(team__agents=agent, status=HandoffStatus.QUEUED)
+        .filter(Q(reserved_for__isnull=True) | Q(reserved_for_id=agent.user_id))
+        .select_related("team", "conversation__customer", "reserved_for")
+        .defer("frame", "conversation__context")
+        .annotate(
+            emotion=_package_text("emotion", "current"),
+            trend=_package_text("emotion", "trend"),
+            summary=_package_text("summary"),
+        )
+        .order_by("-queue_key")[:limit]
     )
+    return list(rows)
+
+
+def waiting_seconds(handoff: Handoff, *, now: datetime | None = None) -> int:
+    return max(0, int(((now or timezone.now()) - handoff.queued_at).total_seconds()))
+
+
+def priority_now(handoff: Handoff, *, now: datetime | None = None) -> float:
+    return round(
+        Priority(base=handoff.base_priority).at(queued_at=chain_start(handoff), now=now or timezone.now()), 1
+    )
+
+
+def chain_start(handoff: Handoff) -> datetime:
+    """When the customer started waiting for a person: the first escalation of a chain of transfers.
+
+    queue_key = base − aging × (chain start), so it is recovered without walking the chain."""
+    return datetime.fromtimestamp((handoff.base_priority - handoff.queue_key) / AGING_PER_SECOND, tz=UTC)
+
+
+def active_handoffs_for_agent(*, agent: AgentProfile) -> list[Handoff]:
+    """The person's own handoffs in preparation or chat, oldest first."""
+    return list(
+        Handoff.objects.filter(agent_id=agent.user_id, status__in=["preparing", "connected"])
+        .select_related("team", "conversation__customer")
+        .defer("frame", "conversation__context")
+        .annotate(emotion=_package_text("emotion", "current"))
+        .order_by("claimed_at")
+    )
+
+
+def handoff_timeline(handoff: Handoff) -> list[dict[str, Any]]:
+    """Queued, claimed, connected and the ending, with timestamps (those that happened)."""
+    steps = [
+        ("queued", handoff.queued_at),
+        ("claimed", handoff.claimed_at),
+        ("connected", handoff.connected_at),
+    ]
+    if handoff.ended_at is not None:
+        steps.append((str(handoff.status), handoff.ended_at))
+    return [{"event": name, "at": iso(at)} for name, at in steps if at is not None]
+
+
+def handoff_for_agent_public(
+    handoff: Handoff, *, self_model: list[dict[str, Any]], assist: list[dict[str, Any]]
+) -> dict[str, Any]:
+    conversation = handoff.conversation
+    return {
+        "id": str(handoff.id),
+        "status": handoff.status,
+        "conversation_id": conversation.external_id,
+        "customer_id": conversation.customer.external_id,
+        "team": handoff.team.name,
+        "agent": handoff.agent.get_username() if handoff.agent else None,
+        "reason": handoff.reason,
+        "reason_code": handoff.reason_code,
+        "focus": handoff.focus,
+        "urgency": handoff.urgency,
+        "priority": priority_now(handoff),
+        "priority_reasons": handoff.priority_reasons,
+        "waiting_seconds": waiting_seconds(handoff),
+        "queued_at": iso(handoff.queued_at),
+        "claimed_at": iso(handoff.claimed_at) if handoff.claimed_at else None,
+        "prepare_until": iso(handoff.prepare_until) if handoff.prepare_until else None,
+        "connected_at": iso(handoff.connected_at) if handoff.connected_at else None,
+        "ended_at": iso(handoff.ended_at) if handoff.ended_at else None,
+        "note": handoff.note,
+        "resolution": handoff.resolution,
+        "previous_handoff_id": str(handoff.previous_id) if handoff.previous_id else None,
+        "timeline": handoff_timeline(handoff),
+        "context": conversation.context | {"self_model": self_model},
+        "assist": assist,
+    }
+
+
+def queue_item_public(handoff: Handoff, *, now: datetime) -> dict[str, Any]:
+    return {
+        "id": str(handoff.id),
+        "status": handoff.status,
+        "conversation_id": handoff.conversation.external_id,
+        "customer_id": handoff.conversation.customer.external_id,
+        "customer_name": handoff.conversation.customer.name,
+        "team": handoff.team.name,
+        "reason": handoff.reason,
+        "reason_code": handoff.reason_code,
+        "urgency": handoff.urgency,
+        "emotion": getattr(handoff, "emotion", None) or "",
+        "issue_type": handoff.conversation.issue_type,
+        "priority": priority_now(handoff, now=now),
+        "priority_reasons": handoff.priority_reasons,
+        "waiting_seconds": waiting_seconds(handoff, now=now),
+        "queued_at": iso(handoff.queued_at),
+        "reserved_for": handoff.reserved_for.get_username() if handoff.reserved_for else None,
+    }

@@ -26,3 +26,50 @@ def infer_self_model_from_turn(turn_id: int) -> int:
 @shared_task(acks_late=True)
 def infer_recurring_issue(conversation_id: str) -> bool:
     return selfmodel_infer_recurring_issue(conversation_id=conversation_id) is not None
+
+
+# --- handoff timers -------------------------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def handoff_auto_connect(handoff_id: str) -> bool:
+    """End a preparation window at ``prepare_until`` (scheduled at claim time)."""
+    from handoffs.services.handoffs import handoff_connect_due
+
+    return handoff_connect_due(handoff_id=handoff_id)
+
+
+@shared_task(acks_late=True)
+def connect_overdue_handoffs() -> int:
+    """Beat: connect any preparing handoff whose window is over and whose timer was lost."""
+    from handoffs.services.handoffs import handoffs_connect_overdue
+
+    return handoffs_connect_overdue()
+
+
+@shared_task(acks_late=True)
+def mark_absent_agents_offline() -> int:
+    from handoffs.services.agents import agents_mark_absent_offline
+
+    return agents_mark_absent_offline()
+
+
+# --- callbacks ------------------------------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def deliver_callbacks(conversation_id: str) -> int:
+    from handoffs.services.callbacks import callbacks_deliver
+
+    return callbacks_deliver(conversation_id=conversation_id)
+
+
+@shared_task(acks_late=True)
+def deliver_due_callbacks() -> int:
+    """Beat: restart the line of every conversation with a due delivery (lost or delayed tasks)."""
+    from handoffs.services.callbacks import conversations_with_due_callbacks
+
+    conversation_ids = conversations_with_due_callbacks()
+    for conversation_id in conversation_ids:
+        deliver_callbacks.delay(conversation_id)
+    return len(conversation_ids)

@@ -67,3 +67,30 @@ def token_for():
         return api_token_create(user=profile.user)
 
     return make
+
+
+@pytest.fixture
+def api_as(token_for):
+    """An agent API client for a persona."""
+    from tests.agentclient import AgentClient
+
+    return lambda profile: AgentClient(token=token_for(profile))
+
+
+@pytest.fixture
+def escalate(bot_client):
+    """Stream a short conversation and escalate it; returns the new handoff's id."""
+    from tests.botclient import escalation, turn
+
+    def make(conversation: str = "c-1", **data) -> str:
+        bot_client.post(
+            turn("My order #KX-48213 never arrived and I'm annoyed.", conversation=conversation, first=True)
+        )
+        bot_client.post(
+            turn("I'm sorry to hear that. I'll look into it.", role="bot", conversation=conversation)
+        )
+        response = bot_client.post(escalation(conversation, **data))
+        assert response.status_code == 201, response.content
+        return response.json()["handoff"]["id"]
+
+    return make

@@ -4,12 +4,14 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from handoffs.errors import Conflict
+from handoffs.errors import Conflict, InvalidInput
 from handoffs.models import AgentProfile, ApiToken
 from handoffs.services.bots import team_get_or_create
 
@@ -73,3 +75,37 @@ def agent_for_token(*, token: str) -> AgentProfile | None:
 def team_scopes(profile: AgentProfile) -> set[str]:
     """Self-model scopes a person may read and write: the union of their teams' grants."""
     return {scope for team in profile.teams.all() for scope in team.scopes}
+
+
+# --- presence -------------------------------------------------------------------------------------
+
+
+def agent_presence_set(*, agent: AgentProfile, presence: str) -> AgentProfile:
+    """Available or away, as the person says; "offline" is only ever inferred (see agent_seen)."""
+    if presence not in (AgentProfile.Presence.AVAILABLE, AgentProfile.Presence.AWAY):
+        raise InvalidInput(
+            "Presence is available or away.", errors=[{"loc": ["body", "presence"], "msg": "invalid"}]
+        )
+    now = timezone.now()
+    AgentProfile.objects.filter(pk=agent.pk).update(presence=presence, last_seen_at=now, updated_at=now)
+    agent.presence, agent.last_seen_at = presence, now
+    return agent
+
+
+def agent_seen(*, agent_id: int) -> None:
+    """A console socket of this person is open: they are here. Offline people come back as available."""
+    now = timezone.now()
+    AgentProfile.objects.filter(pk=agent_id).update(last_seen_at=now)
+    AgentProfile.objects.filter(pk=agent_id, presence=AgentProfile.Presence.OFFLINE).update(
+        presence=AgentProfile.Presence.AVAILABLE, updated_at=now
+    )
+
+
+def agents_mark_absent_offline() -> int:
+    """People whose every console socket has been gone for a while are offline (beat task)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.WARMLINE["PRESENCE_STALE_SECONDS"])
+    return (
+        AgentProfile.objects.exclude(presence=AgentProfile.Presence.OFFLINE)
+        .filter(Q(last_seen_at__lt=cutoff) | Q(last_seen_at__isnull=True))
+        .update(presence=AgentProfile.Presence.OFFLINE, updated_at=timezone.now())
+    )

@@ -22,6 +22,7 @@ from handoffs.models import (
 )
 from handoffs.priority import handoff_priority
 from handoffs.schemas import EscalationData
+from handoffs.services.callbacks import callback_enqueue
 
 RE_ESCALATION_WINDOW = timedelta(hours=72)
 WAIT_HISTORY = timedelta(days=7)
@@ -73,7 +74,7 @@ def handoff_escalate(
         re_escalation=re_escalation,
     )
     queue_key = priority.queue_key(queued_at=at)
-    position = _position(team_id=team.id, queue_key=queue_key)
+    position = queue_position_for(team_id=team.id, queue_key=queue_key)
     handoff = Handoff.objects.create(
         conversation=conversation,
         team=team,
@@ -86,14 +87,22 @@ def handoff_escalate(
         skills=list(data.skills),
         language=data.language or "",
         base_priority=priority.base,
+        priority_reasons=priority.reasons,
         queue_key=queue_key,
         queue_position_at_queue=position,
         estimated_wait_seconds=estimate_wait_seconds(team=team, position=position),
         queued_at=at,
         frame=pkg.frame_of(context),
     )
-    pkg.record_handoff(context, _package_entry(handoff))
+    pkg.record_handoff(context, package_entry(handoff))
     conversation.status = ConversationStatus.QUEUED
+    callback_enqueue(
+        conversation=conversation,
+        handoff=handoff,
+        type="handoff.queued",
+        data={"queue_position": position, "estimated_wait_seconds": handoff.estimated_wait_seconds},
+        at=at,
+    )
     broadcast_on_commit(team_queue_group(team.id), {"type": "handoff.queued", "handoff_id": str(handoff.id)})
     return handoff, True
 
@@ -106,17 +115,17 @@ def _missing_transcript_turns(conversation: Conversation, data: EscalationData) 
     return [turn for turn in data.transcript if (turn.role, turn.text) not in known]
 
 
-def _position(*, team_id: int, queue_key: float) -> int:
+def queue_position_for(*, team_id: int, queue_key: float) -> int:
     ahead = Handoff.objects.filter(
         team_id=team_id, status=HandoffStatus.QUEUED, queue_key__gt=queue_key
     ).count()
     return ahead + 1
 
 
-def queue_position(handoff: Handoff) -> int | None:
+def queuequeue_position_for(handoff: Handoff) -> int | None:
     if handoff.status != HandoffStatus.QUEUED:
         return None
-    return _position(team_id=handoff.team_id, queue_key=handoff.queue_key)
+    return queue_position_for(team_id=handoff.team_id, queue_key=handoff.queue_key)
 
 
 def estimate_wait_seconds(*, team: Team, position: int) -> int:
@@ -141,20 +150,27 @@ def estimate_wait_seconds(*, team: Team, position: int) -> int:
     return max(15, round(seconds_per_place * position))
 
 
-def _package_entry(handoff: Handoff) -> dict[str, Any]:
+def package_entry(handoff: Handoff) -> dict[str, Any]:
+    """This handoff as listed in the package's ``handoffs`` (the conversation's handoff history)."""
     return {
         "id": str(handoff.id),
         "status": handoff.status,
         "team": handoff.team.name,
+        "agent": _agent_name(handoff),
         "reason": handoff.reason,
+        "note": handoff.note,
+        "resolution": handoff.resolution,
         "queued_at": iso(handoff.queued_at),
+        "claimed_at": iso(handoff.claimed_at) if handoff.claimed_at else None,
+        "connected_at": iso(handoff.connected_at) if handoff.connected_at else None,
+        "ended_at": iso(handoff.ended_at) if handoff.ended_at else None,
     }
 
 
 def handoff_public(
     handoff: Handoff, *, conversation: Conversation, with_announcement: bool = False
 ) -> dict[str, Any]:
-    position = queue_position(handoff)
+    position = queuequeue_position_for(handoff)
     wait = estimate_wait_seconds(team=handoff.team, position=position) if position else None
     body: dict[str, Any] = {
         "id": str(handoff.id),

@@ -5,7 +5,7 @@ over the same conversations wait for each other instead of deadlocking. Each con
 (status, sequence counter and denormalised context package) is saved once at the end.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -25,7 +25,6 @@ from handoffs.models import (
     Handoff,
     HandoffStatus,
     Observation,
-    ProvidedInfo,
     Step,
     Turn,
 )
@@ -33,6 +32,7 @@ from handoffs.schemas import CustomerIn, TurnData
 from handoffs.selfmodel.inference import infer_from_customer_text
 from handoffs.services.escalation import handoff_escalate, handoff_public
 from handoffs.services.selfmodel import observation_record
+from handoffs.services.turns import commitment_keys, due_at, forget_dropped_commitments, turn_add
 from handoffs.tasks import infer_recurring_issue, infer_self_model_from_turn
 
 # Statuses in which people follow the conversation live (queue previews, preparation, chat).
@@ -160,40 +160,7 @@ class BatchApplier:
     def add_turn(
         self, conversation: Conversation, *, role: str, text: str, at: datetime, external_id: str = ""
     ) -> Turn | None:
-        if external_id and Turn.objects.filter(conversation=conversation, external_id=external_id).exists():
-            return None  # the bot re-sent a message it already delivered
-        conversation.last_seq += 1
-        seq = conversation.last_seq
-        before = _commitment_keys(conversation)
-        insights = pkg.add_turn(conversation.context, seq=seq, role=role, text=text, at=iso(at))
-        _forget_dropped_commitments(conversation, before)
-        turn = Turn.objects.create(
-            conversation=conversation,
-            seq=seq,
-            role=role,
-            text=text,
-            sentiment=insights.sentiment,
-            external_id=external_id,
-            occurred_at=at,
-        )
-        if insights.new_slots:
-            ProvidedInfo.objects.bulk_create(
-                ProvidedInfo(
-                    conversation=conversation, slot=item["slot"], value=item["value"][:500], seq=item["seq"]
-                )
-                for item in insights.new_slots
-            )
-        for item in insights.new_commitments:
-            Commitment.objects.create(
-                conversation=conversation,
-                text=item["text"],
-                kind=item.get("kind") or "other",
-                due=item.get("due") or "",
-                due_at=_due_at(item.get("due")),
-                seq=seq,
-                source=Commitment.Source.DETECTED,
-            )
-        return turn
+        return turn_add(conversation, role=role, text=text, at=at, external_id=external_id)
 
     def _on_turn(self, conversation: Conversation, event: Any, at: datetime) -> None:
         data: TurnData = event.data
@@ -254,13 +221,13 @@ class BatchApplier:
             text=data.text,
             kind=data.kind,
             due=due or "",
-            due_at=_due_at(due),
+            due_at=due_at(due),
             amount=data.amount,
             currency=data.currency or "",
             seq=seq,
             source=Commitment.Source.EVENT,
         )
-        before = _commitment_keys(conversation)
+        before = commitment_keys(conversation)
         pkg.add_commitment(
             conversation.context,
             {
@@ -275,7 +242,7 @@ class BatchApplier:
             },
         )
         # The engine merges a detected twin into the posted commitment; drop the twin's row too.
-        _forget_dropped_commitments(conversation, before)
+        forget_dropped_commitments(conversation, before)
 
     def _on_observation(self, conversation: Conversation, event: Any, at: datetime) -> None:
         data = event.data
@@ -365,31 +332,3 @@ def earlier_handoffs(customer: Customer, limit: int = 5) -> list[dict[str, Any]]
         }
         for row in rows
     ]
-
-
-def _commitment_keys(conversation: Conversation) -> set[tuple[str, int | None, str]]:
-    return {
-        (item.get("source", ""), item.get("seq"), item.get("text", ""))
-        for item in conversation.context["commitments"]
-    }
-
-
-def _forget_dropped_commitments(conversation: Conversation, before: set[tuple[str, int | None, str]]) -> None:
-    """Keep Commitment rows in step with the package: the engines drop a detected commitment when a posted
-    event duplicates it or the customer declines the offer."""
-    for source, seq, text in before - _commitment_keys(conversation):
-        if source == Commitment.Source.DETECTED:
-            Commitment.objects.filter(conversation=conversation, source=source, seq=seq, text=text).delete()
-
-
-def _due_at(due: str | None) -> datetime | None:
-    """A due date or date-time as an aware moment; a bare date means the end of that day (UTC)."""
-    if not due:
-        return None
-    try:
-        moment = datetime.fromisoformat(due.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if len(due) <= 10:  # a date: the promise holds until the day is over
-        moment = moment.replace(hour=23, minute=59, second=59)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

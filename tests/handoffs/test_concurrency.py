@@ -80,3 +80,17 @@ def test_concurrent_escalations_open_one_handoff(bot_client):
     results = run_concurrently(6, deliver)
     assert sorted(results) == [200] * 5 + [201]
     assert Handoff.objects.count() == 1
+
+
+@requires_postgres
+def test_two_agents_claiming_at_once_get_one_winner_and_one_409(escalate, api_as, agent, teammate):
+    # given
+    handoff_id = escalate()
+    clients = [api_as(agent), api_as(teammate)]
+    # when
+    results = run_concurrently(2, lambda index: clients[index].post(f"/handoffs/{handoff_id}/claim"))
+    # then
+    assert sorted(response.status_code for response in results) == [200, 409]
+    loser = next(response for response in results if response.status_code == 409)
+    assert loser.json()["code"] == "already_claimed"
+    assert Handoff.objects.get(pk=handoff_id).agent is not None

@@ -1,0 +1,89 @@
+"""Adding a turn to a conversation: one path for bot, customer, agent and system turns.
+
+The caller holds the conversation's row lock and saves the conversation afterwards (``last_seq`` and the
+context package change here).
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from handoffs.clock import iso
+from handoffs.context import package as pkg
+from handoffs.models import Commitment, Conversation, ProvidedInfo, Turn
+
+
+def turn_add(
+    conversation: Conversation,
+    *,
+    role: str,
+    text: str,
+    at: datetime,
+    external_id: str = "",
+    author: Any = None,
+    handoff: Any = None,
+) -> Turn | None:
+    """Append a turn and update the package incrementally; None when ``external_id`` was seen before."""
+    if external_id and Turn.objects.filter(conversation=conversation, external_id=external_id).exists():
+        return None  # a re-sent message already delivered
+    conversation.last_seq += 1
+    seq = conversation.last_seq
+    before = commitment_keys(conversation)
+    insights = pkg.add_turn(conversation.context, seq=seq, role=role, text=text, at=iso(at))
+    forget_dropped_commitments(conversation, before)
+    turn = Turn.objects.create(
+        conversation=conversation,
+        seq=seq,
+        role=role,
+        text=text,
+        sentiment=insights.sentiment,
+        external_id=external_id,
+        author=author,
+        handoff=handoff,
+        occurred_at=at,
+    )
+    if insights.new_slots:
+        ProvidedInfo.objects.bulk_create(
+            ProvidedInfo(
+                conversation=conversation, slot=item["slot"], value=item["value"][:500], seq=item["seq"]
+            )
+            for item in insights.new_slots
+        )
+    for item in insights.new_commitments:
+        Commitment.objects.create(
+            conversation=conversation,
+            text=item["text"],
+            kind=item.get("kind") or "other",
+            due=item.get("due") or "",
+            due_at=due_at(item.get("due")),
+            seq=seq,
+            source=Commitment.Source.DETECTED,
+        )
+    return turn
+
+
+def commitment_keys(conversation: Conversation) -> set[tuple[str, int | None, str]]:
+    return {
+        (item.get("source", ""), item.get("seq"), item.get("text", ""))
+        for item in conversation.context["commitments"]
+    }
+
+
+def forget_dropped_commitments(conversation: Conversation, before: set[tuple[str, int | None, str]]) -> None:
+    """Keep Commitment rows in step with the package: the engines drop a detected commitment when a posted
+    event duplicates it or the customer declines the offer."""
+    for source, seq, text in before - commitment_keys(conversation):
+        if source == Commitment.Source.DETECTED:
+            Commitment.objects.filter(conversation=conversation, source=source, seq=seq, text=text).delete()
+
+
+def due_at(due: str | None) -> datetime | None:
+    """A due date or date-time as an aware moment; a bare date means the end of that day (UTC)."""
+    if not due:
+        return None
+    try:
+        moment = datetime.fromisoformat(due.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if len(due) <= 10:  # a date: the promise holds until the day is over
+        moment = moment.replace(hour=23, minute=59, second=59)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
