@@ -7,6 +7,12 @@ Sentences that only look like promises are filtered first, because a false commi
 missed one: the agent would be held to something nobody promised. Filtered: questions, handing the
 customer over, negated or conditional statements, things needing someone's approval, and policy (how
 things usually work, stated about everyone rather than this customer).
+
+The filters apply per clause, not per sentence: "I've issued the credit, but the replacement only ships
+if you return the old one" holds one promise (the credit) and one conditional (the replacement). A
+sentence is cut at contrasts ("but", "although", "pero"), semicolons, colons and dashes, and where a
+coordinated clause brings its own subject (", and we'll…", "so I'll…"). A trailing restriction with no
+promise of its own ("…, but only if you return it") stays with the clause it restricts.
 """
 
 from __future__ import annotations
@@ -44,13 +50,17 @@ _NEGATED = _rx(
     r"""
     \b(?:can'?t|cannot|can\s+not|unable\s+to|not\s+able\s+to|won'?t\s+be\s+able|no\s+guarantee|
     not\s+(?:possible|allowed|eligible|authori[sz]ed)|isn'?t\s+(?:possible|eligible)|
-    (?:I|we)\s+(?:don'?t|do\s+not)|doesn'?t\s+(?:qualify|cover)|no\s+(?:puedo|podemos)|no\s+es\s+posible)\b
+    (?:I|we)\s+(?:don'?t|do\s+not)|doesn'?t\s+(?:qualify|cover)|
+    no\s+(?:(?:le|te|se|lo|la|les)\s+)?(?:puedo|podemos|podremos|puede|es\s+posible|ser[aá]\s+posible))\b
     """
 )
 # Conditional on something undecided, or needing someone's sign-off.
 _CONDITIONAL = _rx(
     r"""
-    \b(?:if|unless|provided\s+that|assuming|in\s+case|pending|si|en\s+caso\s+de)\b
+    \b(?:if|unless|provided\s+that|assuming|in\s+case|pending|as\s+long\s+as|si|en\s+caso\s+de|siempre\s+que|
+        a\s+menos\s+que)\b
+    | \b(?:only|solo|s[oó]lo)\s+(?:once|when|after|cuando|despu[eé]s\s+de)\b
+    | (?:^|[,;(])\s*provid(?:ed|ing)\s+(?:that\s+)?\w
     | \b(?:once|when)\s+(?:it'?s\s+|it\s+is\s+|they|the\s+\w+\s+)?(?:approved|authori[sz]ed|signed\s+off)
     | \b(?:need|needs|require|requires|subject\s+to|requiere|necesita)\s+(?:\w+\s+){0,3}?
         (?:approval|authori[sz]ation|sign[\s-]?off|review|aprobaci[oó]n)
@@ -134,8 +144,16 @@ _BENEFIT = _rx(
     r"""
     \b(?:refund\w*|credit\w*|voucher|coupon|discount|compensation|goodwill|replacement|reimburse\w*|money\s+back|
     free|no\s+(?:extra\s+)?(?:charge|cost)|at\s+no\s+cost|complimentary|waived?|reembolso|cr[eé]dito|descuento|
-    cup[oó]n|vale|compensaci[oó]n|gratis|sin\s+coste|sin\s+cargo|reembols\w*|abon\w*)\b
-    | [$€£]\s?\d | \d\s?(?:€|(?:eur|usd|gbp|euros?|dollars?)\b)
+    cup[oó]n|vale|bono|compensaci[oó]n|gratis|sin\s+coste|sin\s+cargo|reembols\w*|abon\w*)\b
+    """
+)
+# An amount is a benefit only beside a verb that gives money ("I've refunded $10", "issued a new $50 card"),
+# not beside one that merely handles it ("I've raised a dispute for the $200").
+_MONEY = _rx(r"[$€£]\s?\d | \d\s?(?:€|(?:eur|usd|gbp|euros?|dollars?)\b)")
+_MONEY_VERB = _rx(
+    r"""
+    \b(?:added|applied|issued|refunded|credited|waived|reversed|reimbursed|processed|paid|transferred|
+    a[ñn]adido|aplicado|abonado|reembolsado|devuelto|emitido|tramitado|transferido)\b
     """
 )
 _ALTERNATIVES = _rx(r"\b(?:or|o)\b")
@@ -144,8 +162,8 @@ _OFFER = _rx(
 )
 
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("refund", _rx(r"\brefund\w*|\breimburs\w*|\bmoney\s+back\b|\breembols\w*|\bdevolveremos\s+el\s+(?:dinero|importe)")),
-    ("credit", _rx(r"\bcredit\w*|\bvoucher|\bcoupon|\bdiscount|\bwaive\w*|\bcompensat\w*|\bgoodwill|\bcr[eé]dito|\bdescuento|\bcup[oó]n")),
+    ("refund", _rx(r"\brefund\w*|\breimburs\w*|\bmoney\s+back\b|\breembols\w*|\bdevuelto\b|\bdevolveremos\s+el\s+(?:dinero|importe)")),
+    ("credit", _rx(r"\bcredit\w*|\bvoucher|\bbono\b|\bcoupon|\bdiscount|\bwaive\w*|\bcompensat\w*|\bgoodwill|\bcr[eé]dito|\bdescuento|\bcup[oó]n")),
     ("replacement", _rx(r"\breplace\w*|\bresend|\bre-send|\breship\w*|\bnew\s+(?:one|card)\b|"
                         r"\b(?:send|ship|post|mail|deliver|dispatch)\w*\s+(?:you\s+)?(?:a\s+new\b|another\b)|"
                         r"\bnuev[oa]s?\b|\breposici[oó]n|\bcambio\b|\ble\s+enviaremos\s+la\s+talla")),
@@ -172,25 +190,127 @@ def _without_handover(sentence: str) -> str:
     return _HANDOVER.sub(" ", sentence)
 
 
-def _is_commitment(sentence: str) -> bool:
-    if _QUESTION.search(sentence):
-        return False
-    rest = _without_handover(sentence)
-    if _NEGATED.search(rest) or _CONDITIONAL.search(rest) or _POLICY.search(rest):
-        return False
-    if _FUTURE_OTHER.search(rest) or _FUTURE_YOU.search(rest):
+# Where one clause ends and the next begins inside a sentence (the link word stays with the new clause).
+_CLAUSE_BREAK = _rx(
+    r"""
+    \s*;\s* | (?<=\S):\s+ | \s+[—–-]+\s+ | ,\s*(?=¿)
+    | ,?\s+(?=(?:but|however|although|though|whereas|except\s+that|pero|aunque|sin\s+embargo|salvo\s+que)\b)
+    | ,\s+(?=(?:and|so|then|y|as[ií]\s+que|de\s+modo\s+que|luego)\b)
+    | \s+(?=(?:and|so|y)\s+(?:also\s+|then\s+|tambi[eé]n\s+)?
+        (?:I|we|you|they|he|she|it|someone|a|an|the|your|our|this|that|le|les|te|lo|la|se|ya)\b)
+    """
+)
+_LINK = _rx(
+    r"""
+    ^[\s,]*(?:(?:and|but|so|then|however|although|though|whereas|except\s+that|y|pero|aunque|sin\s+embargo|
+    salvo\s+que|as[ií]\s+que|de\s+modo\s+que|luego)\b[\s,]*)+
+    """
+)
+# A clause that only restricts the one before it ("…, but only if you return it"; "…, as long as…").
+_RESTRICTION = _rx(
+    r"""
+    ^(?:(?:only|just|solo|s[oó]lo|[uú]nicamente)\s+)?
+    (?:if|unless|provided|providing|as\s+long\s+as|once|after|assuming|in\s+case|subject\s+to|pending|
+    si|siempre\s+que|a\s+menos\s+que|en\s+caso\s+de|una\s+vez|cuando|despu[eé]s\s+de)\b
+    """
+)
+
+
+# A first-person subject or a comma-separated main clause after the condition: the clause has its own
+# main clause ("…, and if it fails we'll refund you") and is judged on its own.
+_OWN_MAIN_CLAUSE = _rx(r",\s*\S|\b(?:I|we)\b")
+
+
+def split_clauses(sentence: str) -> list[str]:
+    """The clauses of one sentence, in order; a bare restriction is kept with the clause it restricts."""
+    clauses: list[str] = []
+    start = 0
+    for brk in [*_CLAUSE_BREAK.finditer(sentence), None]:
+        end = brk.start() if brk else len(sentence)
+        part = sentence[start:end]
+        if brk:
+            start = brk.end()
+        if not part.strip(" ,"):
+            continue
+        core = _LINK.sub("", part)
+        restriction = _RESTRICTION.match(core)
+        if (
+            clauses
+            and restriction
+            and not _OWN_MAIN_CLAUSE.search(core, restriction.end())
+            and not _NEGATED.search(core)
+            and not _has_evidence(core)
+        ):
+            clauses[-1] = f"{clauses[-1]}, {part.strip()}"
+        else:
+            clauses.append(part.strip())
+    return clauses
+
+
+def _core(clause: str) -> str:
+    """A clause without its link word and without any handing over of the customer."""
+    return _without_handover(_LINK.sub("", clause))
+
+
+def _has_evidence(core: str) -> bool:
+    return bool(
+        _FUTURE_OTHER.search(core)
+        or _FUTURE_YOU.search(core)
+        or _FUTURE_SELF.search(core)
+        or _DONE.search(core)
+    )
+
+
+def _blocked(core: str) -> bool:
+    """A question, a refusal, a condition or a policy: nothing in this clause is promised."""
+    return bool(
+        _QUESTION.search(core) or _NEGATED.search(core) or _CONDITIONAL.search(core) or _POLICY.search(core)
+    )
+
+
+def _promises(core: str, context: str) -> bool:
+    """Whether an unblocked clause promises something; `context` is it plus the open clauses after it."""
+    if _FUTURE_OTHER.search(core) or _FUTURE_YOU.search(core):
         return True
-    future_self = _FUTURE_SELF.search(rest)
+    future_self = _FUTURE_SELF.search(core)
     if future_self:
         # "I can rebook you … or offer a refund" is a choice put to the customer, not yet a promise.
-        only_offer = _OFFER.search(rest) and not _FUTURE_SELF.search(rest, future_self.end())
-        return not (only_offer and _ALTERNATIVES.search(rest[future_self.end() :]))
-    done = _DONE.search(rest)
+        only_offer = _OFFER.search(core) and not _FUTURE_SELF.search(core, future_self.end())
+        return not (only_offer and _ALTERNATIVES.search(core[future_self.end() :]))
+    done = _DONE.search(core)
     if done:
         verb = (done.group("verb") or done.group("verbes") or "").lower()
         # A done action is still owed to the customer when its benefit or effect lands later.
-        return bool(_BENEFIT.search(rest) or verb in _ARRANGEMENT_VERBS or mentions_deadline(rest))
+        return bool(
+            verb in _ARRANGEMENT_VERBS
+            or _BENEFIT.search(context)
+            or (_MONEY.search(core) and _MONEY_VERB.search(core))
+            or mentions_deadline(context)
+        )
     return False
+
+
+def committing_clauses(sentence: str) -> tuple[list[str], bool]:
+    """The clauses of a sentence that commit the bot to something, with the open clauses that only
+    elaborate them ("…, and the refund goes back to your card within 5 days"); and whether that is all
+    of the sentence."""
+    clauses = split_clauses(sentence)
+    open_cores = [None if _blocked(_core(clause)) else _core(clause) for clause in clauses]
+    kept: list[str] = []
+    elaborating = False
+    for index, core in enumerate(open_cores):
+        if core is None:
+            elaborating = False
+            continue
+        context = " ".join(c for c in open_cores[index:] if c is not None)
+        if _promises(core, context):
+            kept.append(clauses[index])
+            elaborating = True
+        elif elaborating and not _has_evidence(core):
+            kept.append(clauses[index])
+        else:
+            elaborating = False
+    return kept, len(kept) == len(clauses)
 
 
 def kind_of(text: str) -> str:
@@ -214,21 +334,32 @@ def amount_of(text: str) -> tuple[str, str] | None:
     return number, currency
 
 
+def _promise_text(sentence: str, clauses: list[str], whole: bool) -> str:
+    """The sentence when all of it commits, else only its committing clauses."""
+    if whole:
+        return sentence
+    parts = [_LINK.sub("", clause).strip(" ,;:—–-") for clause in clauses]
+    text = "; ".join(part for part in parts if part)
+    return (text[0].upper() + text[1:] + ("" if text[-1] in ".!" else ".")) if text else sentence
+
+
 def detect(text: str, *, seq: int, at: str) -> list[dict]:
     """Commitments (status open, source detected) made in one bot turn, one per committing sentence."""
     found: list[dict] = []
     for sentence in split_sentences(text):
-        if not _is_commitment(sentence):
+        clauses, whole = committing_clauses(sentence)
+        if not clauses:
             continue
+        promise = _promise_text(sentence, clauses, whole)
         commitment: dict = {
-            "text": sentence,
-            "kind": kind_of(sentence),
-            "due": resolve_due(sentence, at),
+            "text": promise,
+            "kind": kind_of(promise),
+            "due": resolve_due(promise, at),
             "seq": seq,
             "source": "detected",
             "status": "open",
         }
-        money = amount_of(sentence)
+        money = amount_of(promise)
         if money:
             commitment["amount"], commitment["currency"] = money
         found.append(commitment)

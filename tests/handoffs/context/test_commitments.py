@@ -59,6 +59,97 @@ def test_things_that_are_not_commitments(text: str) -> None:
     assert _detected(text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "promise", "kind"),
+    [
+        # A condition or refusal blocks only its own clause.
+        (
+            "I've issued the credit, but the replacement only ships if you return the old one.",
+            "I've issued the credit.",
+            "credit",
+        ),
+        (
+            "I can't waive the fee, but I've added a $10 credit to your account.",
+            "I've added a $10 credit to your account.",
+            "credit",
+        ),
+        (
+            "I've refunded the $40 for the lamp, but I can't refund the delivery charge.",
+            "I've refunded the $40 for the lamp.",
+            "refund",
+        ),
+        (
+            "We're not able to reopen the claim; however, an adjuster will call you on Monday.",
+            "An adjuster will call you on Monday.",
+            "callback",
+        ),
+        (
+            "Our courier can't do Sundays, so we'll deliver on Monday instead.",
+            "We'll deliver on Monday instead.",
+            "other",
+        ),
+        (
+            "I'll call you tomorrow morning, and if the fault is on our side we may waive the fee.",
+            "I'll call you tomorrow morning.",
+            "callback",
+        ),
+        (
+            "Plan changes usually take a day, but I'll email you as soon as yours is live.",
+            "I'll email you as soon as yours is live.",
+            "follow_up",
+        ),
+        (
+            "No podemos reembolsar el envío, pero le enviaremos la talla correcta mañana.",
+            "Le enviaremos la talla correcta mañana.",
+            "replacement",
+        ),
+        (
+            "Le he aplicado un descuento de 10 €, aunque el cambio de tarifa necesita aprobación.",
+            "Le he aplicado un descuento de 10 €.",
+            "credit",
+        ),
+        # A clause that only elaborates the promise stays with it.
+        (
+            "I've processed your return, and the refund of $40 goes back to your card within 5 days.",
+            "I've processed your return, and the refund of $40 goes back to your card within 5 days.",
+            "refund",
+        ),
+    ],
+)
+def test_judgement_is_per_clause(text: str, promise: str, kind: str) -> None:
+    (found,) = _detected(text)
+    assert (found["text"], found["kind"]) == (promise, kind)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "but only if …" restricts the clause before it.
+        "I'll refund you, but only if you send the item back.",
+        "We'll replace the router, but only once the engineer has confirmed the fault.",
+        "Le enviaremos un cargador nuevo, pero solo si nos devuelve el defectuoso.",
+        "I'll extend your trial by 14 days, provided you don't upgrade first.",
+        # Nothing left once the blocked clauses are gone.
+        "The technician might come on Monday, but I can't guarantee it.",
+        "I've raised a dispute for the $200; we'll refund it within 10 business days if the bank confirms the error.",
+        "I've opened a complaint, and a manager will review it if needed.",
+        "I'll send a replacement today, unless you'd rather have a refund?",
+    ],
+)
+def test_restrictions_and_refusals_keep_their_clause_from_committing(text: str) -> None:
+    assert _detected(text) == []
+
+
+def test_a_question_after_a_promise_does_not_undo_it() -> None:
+    (found,) = _detected("I'll send a replacement today, but could you confirm the delivery address?")
+    assert found["text"] == "I'll send a replacement today." and found["due"] == "2026-11-20"
+
+
+def test_due_and_amount_come_from_the_committing_clause() -> None:
+    (found,) = _detected("I'll call you tomorrow, but the refund of $80 may take 10 days.")
+    assert (found["kind"], found["due"], found.get("amount")) == ("callback", "2026-11-21", None)
+
+
 def test_each_committing_sentence_counts_once() -> None:
     found = _detected("Thanks. I've refunded $10. A courier will collect the box tomorrow. Anything else?")
     assert [c["kind"] for c in found] == ["refund", "other"]
