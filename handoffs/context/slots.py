@@ -30,14 +30,17 @@ class Slot:
 
 # An identifier token: letters/digits with inner dashes, at least one digit (filtered again below).
 _ID = r"""\#?(?P<value>
-    [A-Za-z]{1,3}(?:\s\d{2,6}){1,4}(?![\w-])             # LH 845 112 (spaced baggage/parcel codes)
-  | \d{3,6}(?:\s\d{3,6}){1,5}(?![\w-])                  # 9400 1000 0000 (spaced digit groups)
+    (?-i:[A-Z]{1,3})(?:\s\d{2,6}){1,4}(?![\w/-])         # LH 845 112 (spaced baggage/parcel codes)
+  | \d{3,6}(?:\s\d{3,6}){1,5}(?![\w/-])                 # 9400 1000 0000 (spaced digit groups)
   | (?=[A-Za-z_-]*\d)                                      # a keyword's value holds a digit: never "Customer"
     [A-Za-z0-9](?:[A-Za-z0-9]|[-_](?=[A-Za-z0-9]))*       # FD-20931, 55102-B, 4410923, org_55102
 )"""
 
 # Words that may sit between a keyword and its value: "order number is", "pedido nº", "ID:".
-_FILLER = r"(?:[\s:#.,]*(?:number|numbers|no|num|nr|n[º°o]|id|ref|reference|code|is|was|it'?s|es|n[uú]mero|de)\b)*[\s:#.=]*"
+_FILLER = (
+    r"(?:[\s:#.,]*(?:'s|number|numbers|no|num|nr|n[º°o]|id|ref|reference|code|is|was|it'?s|es|el|n[uú]mero|de)\b)*"
+    r"[\s:#.=]*"
+)
 
 _KEYED_IDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (slot, re.compile(rf"\b(?:{keywords})\b{_FILLER}{_ID}", re.IGNORECASE | re.VERBOSE))
@@ -90,8 +93,8 @@ def _looks_like_id(value: str) -> bool:
         return False
     if value.isdigit():
         return len(value) >= 4
-    # Years and times inside prose ("2026-11-03" is a date, not an order).
-    return not _ISO_DATE.fullmatch(value)
+    # Years and times inside prose ("2026-11-03", "12-04-1979" are dates, not orders).
+    return not (_ISO_DATE.fullmatch(value) or _numeric_date(value))
 
 
 # --- contact -------------------------------------------------------------------------------------
@@ -100,27 +103,52 @@ _EMAIL = re.compile(r"(?P<value>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]
 
 _PHONE = re.compile(
     r"""
-    (?<![\w/.:-])
+    (?<![\w/.:,$€£-])(?<!\d\s)                                       # not the tail of a longer digit run
     (?P<value>
         \+\d{1,3}(?:[\s.-]?\(\d{1,4}\))?(?:[\s.-]?\d{2,5}){2,5}      # +1 (415) 555-0134, +34 612 345 678
+      | 00\d{1,3}(?:[\s.-]?\d{2,5}){2,5}                            # 0034 612 345 678 (11+ digits)
       | \(\d{3}\)\s?\d{3}[\s.-]\d{4}                                  # (415) 555-0134
       | \d{3}[.-]\d{3}[.-]\d{4}                                       # 415-555-0134
       | 0\d{2,4}[\s-]\d{3,4}[\s-]?\d{3,4}                             # 020 7946 0958, 07700 900461
       | 0\d{9,10}                                                     # 07700900461
+      | 0[1-9](?:[\s.]\d{2}){4}                                       # 06 12 34 56 78
+      | [2-9]\d{2}\s\d{3}\s\d{4}                                      # 415 555 0134
+      | [6789]\d{2}(?:\s\d{2}){3}                                     # 612 34 56 78
+      | [6789]\d{2}\s\d{3}\s\d{3}                                     # 612 345 678
+      | [89]\d\s\d{3}(?:\s\d{2}){2}                                   # 91 234 56 78
     )
-    (?![\w/:-]|\.\d)
+    (?![\w/:-]|[.,]\d|\s?(?:€|\$|£|%|(?:eur|usd|gbp|euros?|dollars?|pounds?)\b))
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.IGNORECASE,
+)
+# Words that introduce a phone number; the number may follow a few words later ("my mobile, the one
+# on the account, is …") but not across a sentence or another number.
+_PHONE_WORDS = (
+    r"phone|mobile|cell|cellphone|landline|number|tel|tlf|whats\s*app|sms|text\s+me|reach\s+me|call\s+me|ring\s+me|"
+    r"contact\s+me|tel[eé]fono|m[oó]vil|celular|fijo|n[uú]mero|ll[aá]m(?:e|a|eme|ame)(?:me)?|ll[aá]marme|"
+    r"contactarme|whatsapp"
 )
 _PHONE_KEYED = re.compile(
-    r"\b(?:phone|mobile|cell|number|tel[eé]fono|m[oó]vil|reach\s+me|call\s+me)\b[^\d+]{0,20}"
-    r"(?P<value>\+?\d[\d\s().-]{6,18}\d)",
+    rf"\b(?:{_PHONE_WORDS})\b[^\d+.!?\n]{{0,30}}?"
+    r"(?P<value>\+?\d[\d\s().-]{6,18}\d)(?![\d/]|[.,]\d)",
     re.IGNORECASE,
 )
+# "the phone number on my account is …": the number belongs to the phone word, not to the keyword of
+# the identifier that only locates it.
+_PHONE_HEAD = re.compile(
+    r"\b(?:phone|mobile|cell|cellphone|landline|contact|whats\s*app|tel[eé]fono|m[oó]vil|celular|fijo|contacto)\b"
+    r"(?:\s+(?:number|no\.?|n[uú]mero))?[^\d.!?\n]{0,25}?"
+    r"\b(?:on|for|in|of|to|with|under|linked\s+to|attached\s+to|registered\s+(?:to|on|with)|associated\s+with|"
+    r"de|del|en|al|asociado\s+a|vinculado\s+a)\s+(?:my|the|our|your|this|mi|la|el|su|tu)?\s*$",
+    re.IGNORECASE,
+)
+_PHONE_SHAPE = re.compile(r"\+?[\d\s().-]+")
 
 
 def _phone_digits_ok(value: str) -> bool:
-    return 7 <= sum(ch.isdigit() for ch in value) <= 15
+    digits = sum(ch.isdigit() for ch in value)
+    # "00" dials out of the country: a country code and a full national number follow.
+    return (11 if value.startswith("00") else 7) <= digits <= 15
 
 
 # --- money and dates -----------------------------------------------------------------------------
@@ -165,15 +193,21 @@ _DATE = re.compile(
 _SLASH_DATE = re.compile(
     r"""
     (?:\b(?:on|since|from|until|by|before|after|dated?|el|del|desde)\s+(?P<value>\d{1,2}/\d{1,2})\b(?!/)
-    | (?P<full>\b\d{1,2}/\d{1,2}/\d{2,4}\b))
+    | (?<![\w./-])(?P<full>\d{1,2}(?P<sep>[/.-])\d{1,2}(?P=sep)(?:\d{4}|\d{2}))(?![\w/]|[.-]\d))
     """,
     re.IGNORECASE | re.VERBOSE,
 )
 
 
 def _slash_date_ok(value: str) -> bool:
-    a, b = (int(part) for part in value.split("/")[:2])
+    a, b = (int(part) for part in re.split(r"[/.-]", value)[:2])
     return 1 <= a <= 31 and 1 <= b <= 31 and (a <= 12 or b <= 12)
+
+
+def _numeric_date(value: str) -> bool:
+    """12/04/1979, 12.04.1979, 12-04-79: day and month in either order, then a year."""
+    m = _SLASH_DATE.fullmatch(value)
+    return bool(m and m.group("full") and _slash_date_ok(m.group("full")))
 
 
 # --- people and places ---------------------------------------------------------------------------
@@ -386,7 +420,12 @@ _ASKED = tuple(
             r"account\s*(?:id|number|no)|customer\s*(?:id|number)|claim|policy|member|cliente|cuenta",
         ),
         ("request_id", r"ticket|case\s*(?:id|number)|request\s*(?:id|number)"),
-        ("phone", r"phone|mobile|cell|tel[eé]fono|m[oó]vil"),
+        (
+            "phone",
+            r"phone|mobile|cell|tel[eé]fono|m[oó]vil|whats\s*app|contact\s+number|best\s+number|reach\s+you|"
+            r"number\s+(?:to|where|we\s+can|I\s+can|on\s+which)\s+(?:\w+\s+)?(?:reach|call|contact|text)|"
+            r"call\s+you\s+(?:on|at|back)|llamar(?:le|te)|contactar(?:le|te)|n[uú]mero\s+de\s+contacto",
+        ),
         ("email", r"e-?mail|correo"),
         ("name", r"\bname\b|nombre"),
         ("address", r"address|direcci[oó]n|postcode|zip"),
@@ -426,8 +465,11 @@ def _keyed_ids(text: str) -> Iterator[tuple[str, str, int, int]]:
     for slot, pattern in _KEYED_IDS:
         for m in pattern.finditer(text):
             value = m.group("value").rstrip("-/")
-            if _looks_like_id(value) and not _EMAIL.match(text, m.start("value")):
-                yield slot, value, m.start("value"), m.start("value") + len(value)
+            if not _looks_like_id(value) or _EMAIL.match(text, m.start("value")):
+                continue
+            if _PHONE_SHAPE.fullmatch(value) and _PHONE_HEAD.search(text, max(0, m.start() - 45), m.start()):
+                continue  # "the phone number on my account is 07700 900123": a phone, found later
+            yield slot, value, m.start("value"), m.start("value") + len(value)
 
 
 def _prefixed_ids(text: str) -> Iterator[tuple[str, str, int, int]]:
@@ -524,16 +566,33 @@ _NAME_ANSWER = re.compile(
 )
 
 
+# A phone number given alone as an answer, in whatever grouping ("612 34 56 78", "07700 900123").
+_PHONE_ANSWER = re.compile(r"(?<![\w.$€£])(?P<value>\+?\(?\d[\d\s().-]{5,18}\d)(?![\w/%€$£]|[.,]\d)")
+# Digit groups given alone as the answer to "What's the order number?" ("300 441 982").
+_SPACED_CODE = re.compile(r"(?<![\w.$€£])(?P<value>\d{2,6}(?:\s\d{2,6}){1,5})(?![\w%€$£]|[.,]\d)")
+_ID_SLOTS = ("order_number", "account_id", "request_id", "tracking_number")
+
+
 def _answer_to_question(text: str, asked: tuple[str, ...], claims: _Claims) -> Iterator[Slot]:
-    """A short reply right after the bot asked for an identifier is that identifier."""
-    id_slots = [s for s in asked if s in {"order_number", "account_id", "request_id", "tracking_number"}]
-    if id_slots and len(text) <= 80:
-        for m in _BARE_CODE.finditer(text):
-            value = m.group("value")
-            if claims.free(m.start("value"), m.end("value")) and _looks_like_id(value):
-                claims.take(m.start("value"), m.end("value"))
-                yield Slot(id_slots[0], value, m.start("value"))
+    """A short reply right after the bot asked for a detail is that detail."""
+    if "phone" in asked and len(text) <= 80:
+        for m in _PHONE_ANSWER.finditer(text):
+            value = m.group("value").strip()
+            if _phone_digits_ok(value) and not _numeric_date(value) and claims.free(*m.span("value")):
+                claims.take(m.start("value"), m.start("value") + len(value))
+                yield Slot("phone", value, m.start("value"))
                 return
+    id_slots = [s for s in asked if s in _ID_SLOTS]
+    if id_slots and len(text) <= 80:
+        for pattern in (_SPACED_CODE, _BARE_CODE):
+            for m in pattern.finditer(text):
+                value = m.group("value")
+                if pattern is _SPACED_CODE and sum(ch.isdigit() for ch in value) < 6:
+                    continue
+                if claims.free(m.start("value"), m.end("value")) and _looks_like_id(value):
+                    claims.take(m.start("value"), m.end("value"))
+                    yield Slot(id_slots[0], value, m.start("value"))
+                    return
     if "name" in asked and len(text) <= 40:
         answer = _NAME_ANSWER.fullmatch(text)
         if (

@@ -70,6 +70,64 @@ def test_things_that_only_look_like_slots(text: str) -> None:
     assert _found(text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my mobile is 07700 900123", ("phone", "07700 900123")),
+        ("I'm on +44 20 7946 0958 until six", ("phone", "+44 20 7946 0958")),
+        ("call me at 300 441 982 after lunch", ("phone", "300 441 982")),
+        ("mi número es 612 34 56 78", ("phone", "612 34 56 78")),
+        ("llámeme al 91 234 56 78 por la tarde", ("phone", "91 234 56 78")),
+        ("You can text 415 555 0134 anytime", ("phone", "415 555 0134")),
+        ("desde el extranjero: 0034 612 345 678", ("phone", "0034 612 345 678")),
+        ("my cell is (415) 555-0134, thanks", ("phone", "(415) 555-0134")),
+        ("06 12 34 56 78 is my portable", ("phone", "06 12 34 56 78")),
+        # The phone word heads the phrase; the account only says which number.
+        ("The phone number on my account is 07700 900123", ("phone", "07700 900123")),
+        ("el móvil asociado a la cuenta es 612 345 678", ("phone", "612 345 678")),
+        # Numeric dates with slashes, dots or dashes, and a year.
+        ("my date of birth is 12/04/1979", ("date", "12/04/1979")),
+        ("born 12.04.1979", ("date", "12.04.1979")),
+        ("nací el 03-11-1985", ("date", "03-11-1985")),
+        ("the charge on 5/9/26 isn't mine", ("date", "5/9/26")),
+        # Spaced identifiers still belong to their keyword.
+        ("my account number's 5521 0098 7731", ("account_id", "5521 0098 7731")),
+        ("mi número de cliente es el 4410 0098 2231", ("account_id", "4410 0098 2231")),
+    ],
+)
+def test_spaced_and_slashed_numbers(text: str, expected: tuple[str, str]) -> None:
+    assert _found(text) == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The shop is open 9 30 to 17 30",
+        "I paid 612 345 678 € for it?",
+        "it was 4/5 stars",
+        "between 10.30 and 12.15 please",
+        "account 5521 0098 7731",  # one id, not an id and a phone
+        "Order 300 441 982 never came",
+    ],
+)
+def test_spaced_numbers_that_are_not_phones(text: str) -> None:
+    assert all(slot != "phone" for slot, _ in _found(text))
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "expected"),
+    [
+        ("What's the best number to reach you on?", "300 441 982", ("phone", "300 441 982")),
+        ("¿Me da un teléfono de contacto?", "Sí, el 612345678", ("phone", "612345678")),
+        ("Could I get a contact number for the courier?", "07700 900123 please", ("phone", "07700 900123")),
+        ("What's the account number on your bill?", "5521 0098 7731", ("account_id", "5521 0098 7731")),
+        ("Can you give me the order number?", "It's 300 441 982", ("order_number", "300 441 982")),
+    ],
+)
+def test_spaced_answers_to_the_bots_question(question: str, answer: str, expected: tuple[str, str]) -> None:
+    assert _found(answer, asked=asked_slots(question)) == [expected]
+
+
 def test_dates_are_not_phone_numbers() -> None:
     assert _found("it was due 2026-11-03 and 2026-11-10") == [("date", "2026-11-03"), ("date", "2026-11-10")]
 
