@@ -41,6 +41,63 @@ def test_informational_turns_are_neutral(text: str) -> None:
     assert -0.1 <= score_text(text) <= 0.1
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ok I guess, but it's not great",
+        "fine, whatever",
+        "Thanks, I suppose.",
+        "I suppose that'll have to do.",
+        "If that's the best you can do.",
+        "Alright then. Not thrilled.",
+        "A bit disappointed to be honest.",
+        "Great, another week of waiting.",
+        "Sure, but I've been waiting for two weeks already.",
+        "Ok, but it still does not work.",
+        "Vale, qué remedio.",
+        "Bueno, si no hay otra opción...",
+        "Pues vaya. No es lo que pedí.",
+        "Vale, lo que sea.",
+    ],
+)
+def test_mildly_negative_endings_read_negative(text: str) -> None:
+    assert -0.6 < score_text(text) <= -0.2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ok thanks, that's fine.",
+        "Fine, that works for me.",
+        "Thanks, I'll wait for the email then.",
+        "Perfect, I hope it arrives soon!",
+        "Cool, whatever works for you.",
+        "I'm happy with that, although the wait was long.",
+        "Nope, that's everything. Thanks!",
+        "Muy bien, gracias, supongo que llegará el lunes.",
+        "Vale, esperaré la llamada. Gracias.",
+        # Accepting with a grumble lands on the acceptance.
+        "That's annoying but ok.",
+        "No es lo ideal, pero vale.",
+    ],
+)
+def test_satisfied_or_accepting_endings_do_not(text: str) -> None:
+    assert score_text(text) > -0.12
+
+
+def test_requests_are_not_positive_feelings() -> None:
+    assert score_text("Please help, my card was stolen!") < 0
+    assert score_text("Fine, but this is the second delay this week. Please make sure it ships.") <= -0.3
+
+
+def test_a_negative_last_word_is_not_averaged_away() -> None:
+    # Thanks earlier, then a resigned ending: the agent should meet a concerned customer.
+    assert current_state([-0.4, 0.6, score_text("fine, whatever")]) == "concerned"
+    assert current_state([-0.4, 0.6, score_text("Ok thanks, that's fine.")]) == "calm"
+    # A mild grumble after thanks stays neutral.
+    assert current_state([0.6, -0.1]) == "neutral"
+
+
 def test_spanish_turns_do_not_inherit_english_lexicon() -> None:
     # VADER's English lexicon scores the Spanish "no" as a negative word.
     assert score_text("No hablo bien inglés, ¿puede alguien ayudarme en español?") > -0.1
