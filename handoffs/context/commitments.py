@@ -108,6 +108,8 @@ _FUTURE_OTHER = _rx(
     confirm|appear|show|take\s+effect|be\s+back|be\s+(?:active|live|visible|applied|processed|credited|refunded|
     released|delivered|shipped))\b
     | \b(?:it|this|that|the\s+change|the\s+credit|the\s+refund|the\s+update)\s+takes\s+effect\b
+    | \b(?:le|les|te|lo|la|los|las)\s+(?:llam|contact|escrib|envi|mand|entreg|visit|devolv|reembols|abon|lleg|recog|
+        inform|avis|confirm)\w*(?:ar|er|ir)[aá]n?\b                    # un técnico le llamará, le llegará
     | \b(?:refund|credit|replacement|reimbursement|compensation|voucher)\s+(?:of\s+\S+\s+)?
         (?:has\s+been|is\s+being|will\s+be)\s+(?:issued|processed|approved|sent|applied|initiated|credited|added)
     | \b(?:will|'ll|is\s+going\s+to|are\s+going\s+to|should)\s+(?:\w+ly\s+|also\s+)?

@@ -202,8 +202,11 @@ _ACKNOWLEDGEMENT = re.compile(
 
 
 # The last contrast in a turn: what follows it is where the customer lands ("fine, but it's not great").
+# "No choice but to wait" is not a contrast.
 _CONTRAST = re.compile(
-    r"[,;]?\s+\b(?:but|though|although|however|pero|aunque|sin\s+embargo)\b,?\s*", re.IGNORECASE
+    r"(?<!choice)(?<!nothing)(?<!anything)(?<!option)(?<!\ball)"
+    r"[,;]?\s+\b(?:but|though|although|however|pero|aunque|sin\s+embargo)\b,?\s*",
+    re.IGNORECASE,
 )
 _CONTRAST_WEIGHT = 0.75
 _RESIGNED_FLOOR = -0.55

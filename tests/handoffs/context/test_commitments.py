@@ -26,6 +26,7 @@ def _detected(text: str) -> list[dict]:
         ("A technician will visit on 2026-11-22 between 8am and 12pm.", "other"),
         ("You'll receive a prepaid label by email within the hour.", "follow_up"),
         ("Le enviaremos una tarjeta nueva en 5-7 días hábiles.", "replacement"),
+        ("Un técnico le llamará mañana entre las 9:00 y las 12:00.", "callback"),
     ],
 )
 def test_promises_are_detected_with_their_kind(text: str, kind: str) -> None:
@@ -53,6 +54,7 @@ def test_promises_are_detected_with_their_kind(text: str, kind: str) -> None:
         "Your license allows 2 activations and both are in use. I've deactivated the oldest device.",
         "I can rebook you on the 18:40 flight or offer a full refund.",
         "The refund was issued yesterday.",
+        "El cambio de tarifa le costará 5 € más al mes.",
     ],
 )
 def test_things_that_are_not_commitments(text: str) -> None:

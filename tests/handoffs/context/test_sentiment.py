@@ -48,6 +48,7 @@ def test_informational_turns_are_neutral(text: str) -> None:
         "fine, whatever",
         "Thanks, I suppose.",
         "I suppose that'll have to do.",
+        "I guess I have no choice but to wait.",
         "If that's the best you can do.",
         "Alright then. Not thrilled.",
         "A bit disappointed to be honest.",
