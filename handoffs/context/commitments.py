@@ -297,7 +297,7 @@ def committing_clauses(sentence: str) -> tuple[list[str], bool]:
     elaborate them ("…, and the refund goes back to your card within 5 days"); and whether that is all
     of the sentence."""
     clauses = split_clauses(sentence)
-    open_cores = [None if _blocked(_core(clause)) else _core(clause) for clause in clauses]
+    open_cores: list[str | None] = [core if not _blocked(core) else None for core in map(_core, clauses)]
     kept: list[str] = []
     elaborating = False
     for index, core in enumerate(open_cores):

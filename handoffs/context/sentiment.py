@@ -187,6 +187,10 @@ _RESIGNED_CUES: tuple[tuple[re.Pattern[str], float], ...] = tuple(
     )
 )
 
+_ANY_RESIGNED = re.compile(
+    "|".join(f"(?:{p.pattern})" for p, _ in _RESIGNED_CUES), re.IGNORECASE | re.VERBOSE
+)
+
 # Long runs of capitals are shouting; VADER only rewards caps when the rest of the text is lower case.
 _SHOUTED_WORD = re.compile(r"\b[A-Z]{3,}\b")
 _WORDS = re.compile(r"\b[^\W\d_]{3,}\b")
@@ -239,7 +243,9 @@ def _score_part(text: str) -> float:
         base = _vader().polarity_scores(text)["compound"]
         cues = _ENGLISH_CUES
     weights = [weight for pattern, weight in cues if pattern.search(text)]
-    resigned = min((weight for pattern, weight in _RESIGNED_CUES if pattern.search(text)), default=0.0)
+    resigned = 0.0
+    if _ANY_RESIGNED.search(text):  # one scan for the common case of no resignation at all
+        resigned = min((weight for pattern, weight in _RESIGNED_CUES if pattern.search(text)), default=0.0)
     if resigned:
         # The polite words around a resigned acceptance are not satisfaction; and resignation is a
         # mild state: it adds to what else is negative in the turn without stacking into anger.
