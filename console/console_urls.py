@@ -6,4 +6,13 @@ app_name = "console"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("presence", views.presence, name="presence"),
+    path("handoffs/<uuid:handoff_id>/", views.handoff_page, name="handoff"),
+    path("handoffs/<uuid:handoff_id>/state", views.handoff_state, name="handoff-state"),
+    path("handoffs/<uuid:handoff_id>/claim", views.claim, name="claim"),
+    path("handoffs/<uuid:handoff_id>/connect", views.connect, name="connect"),
+    path("handoffs/<uuid:handoff_id>/messages", views.message, name="message"),
+    path("handoffs/<uuid:handoff_id>/resolve", views.resolve, name="resolve"),
+    path("handoffs/<uuid:handoff_id>/transfer", views.transfer, name="transfer"),
+    path("handoffs/<uuid:handoff_id>/return", views.return_to_bot, name="return"),
 ]

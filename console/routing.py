@@ -1,10 +1,23 @@
 """Websocket routes. Bot sockets authenticate by signature (no cookies, so no Origin check applies);
-browser sockets (added by the console) go through AllowedHostsOriginValidator and the session."""
+browser sockets go through AllowedHostsOriginValidator (a page on another origin cannot ride the
+session cookie) and the session (AuthMiddlewareStack)."""
 
+from typing import Any
+
+from channels.auth import AuthMiddlewareStack
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
+from console.consumers import HandoffSocket, QueueSocket
 from handoffs.consumers import BotConsumer
+
+
+def browser(app: Any) -> Any:
+    return AllowedHostsOriginValidator(AuthMiddlewareStack(app))
+
 
 websocket_urlpatterns = [
     path("ws/bots/<str:bot_id>/", BotConsumer.as_asgi()),
+    path("ws/console/queue/", browser(QueueSocket.as_asgi())),
+    path("ws/console/handoffs/<uuid:handoff_id>/", browser(HandoffSocket.as_asgi())),
 ]

@@ -12,3 +12,6 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # The test client speaks plain HTTP; production keeps the redirect (see settings.py).
 SECURE_SSL_REDIRECT = False
+# The websocket Origin check reads ALLOWED_HOSTS when routing is imported, before the test runner would
+# add "testserver"; browser tests serve on 127.0.0.1.
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]

@@ -1,12 +1,41 @@
-"""Console pages: thin views over handoffs.selectors and handoffs.services."""
+"""Console pages: thin views over handoffs.selectors and handoffs.services.
 
+Every form works as a plain POST and, with htmx, as an ``hx-post``: errors come back as a readable flash
+message (409/422, swapped in place; see console.js's response handling), successes redirect or re-render
+the partial the page shows.
+"""
+
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
+from console import partials
 from handoffs import selectors
+from handoffs.errors import DomainError, NotFound
+from handoffs.models import AgentProfile
+from handoffs.services.agents import agent_presence_set
+from handoffs.services.handoffs import (
+    handoff_claim,
+    handoff_connect,
+    handoff_connect_due,
+    handoff_message_send,
+    handoff_resolve,
+    handoff_return_to_bot,
+    handoff_transfer,
+)
+
+MAX_TEXT = 5000
 
 
 @require_GET
@@ -16,7 +45,166 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed in and holding an agent profile; the profile is passed to the view."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        profile = getattr(request.user, "agent", None)
+        if profile is None:
+            return HttpResponseForbidden("Only support agents use the console.")
+        try:
+            return view(request, profile, *args, **kwargs)
+        except NotFound as error:
+            # Another team's handoff looks exactly like a missing one.
+            raise Http404(error.detail) from None
+
+    return wrapper
+
+
+def _flash(request: HttpRequest, error: DomainError, *, back: str) -> HttpResponse:
+    """A readable message: in place for htmx, as a Django message on the page ``back`` otherwise."""
+    if request.htmx:  # type: ignore[attr-defined]
+        html = render_to_string("console/flash.html", {"message": error.detail, "level": "error"})
+        return HttpResponse(html, status=error.status)
+    messages.error(request, error.detail)
+    return redirect(back)
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)  # type: ignore[attr-defined]
+
+
+def _text(request: HttpRequest, name: str, limit: int = MAX_TEXT) -> str:
+    value = request.POST.get(name, "").replace("\x00", "")
+    return value[:limit]
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+
 @require_GET
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/home.html", {"queue": selectors.queue_for_user(user=request.user)})
+@agent_required
+def home(request: HttpRequest, profile: AgentProfile) -> HttpResponse:
+    return render(request, "console/queue.html", partials.queue_context(profile))
+
+
+@require_GET
+@agent_required
+def handoff_page(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
+    handoff = selectors.handoff_for_agent(agent=profile, handoff_id=handoff_id)
+    context = partials.handoff_context(handoff, profile) | {"message_key": uuid.uuid4().hex}
+    return render(request, "console/handoff.html", context)
+
+
+@require_GET
+@agent_required
+def handoff_state(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
+    """The state panel; when the preparation window is over it also connects (the countdown's fallback)."""
+    handoff = selectors.handoff_for_agent(agent=profile, handoff_id=handoff_id)
+    if handoff.status == "preparing":
+        handoff_connect_due(handoff_id=str(handoff.pk))
+        handoff = selectors.handoff_for_agent(agent=profile, handoff_id=handoff_id)
+    return render(request, "console/handoff.html#state", partials.handoff_context(handoff, profile))
+
+
+# --- actions --------------------------------------------------------------------------------------
+
+
+@require_POST
+@agent_required
+def claim(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
+    try:
+        handoff_claim(handoff_id=str(handoff_id), agent=profile)
+    except DomainError as error:
+        return _flash(request, error, back=reverse("console:home"))
+    return _go(request, reverse("console:handoff", args=[handoff_id]))
+
+
+@require_POST
+@agent_required
+def connect(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
+    try:
+        handoff_connect(handoff_id=str(handoff_id), agent=profile)
+    except DomainError as error:
+        return _flash(request, error, back=reverse("console:handoff", args=[handoff_id]))
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponse(partials.handoff_state_event(handoff_id, profile))
+    return redirect("console:handoff", handoff_id)
+
+
+@require_POST
+@agent_required
+def message(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
+    text = _text(request, "text")
+    key = request.POST.get("key", "")[:100]
+    error = ""
+    try:
+        handoff_message_send(handoff_id=str(handoff_id), agent=profile, text=text, idempotency_key=key)
+    except DomainError as exc:
+        if not request.htmx:  # type: ignore[attr-defined]
+            return _flash(request, exc, back=reverse("console:handoff", args=[handoff_id]))
+        error = exc.detail
+    if not request.htmx:  # type: ignore[attr-defined]
+        return redirect("console:handoff", handoff_id)
+    handoff = selectors.handoff_for_agent(agent=profile, handoff_id=handoff_id)
+    # A fresh composer (and a fresh idempotency key) after a send; the failed text is kept on an error.
+    context = partials.handoff_context(handoff, profile) | {
+        "message_key": key if error else uuid.uuid4().hex,
+        "draft": text if error else "",
+        "error": error,
+    }
+    return render(request, "console/handoff.html#composer", context, status=422 if error else 200)
+
+
+@require_POST
+@agent_required
+def resolve(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
+    try:
+        handoff_resolve(handoff_id=str(handoff_id), agent=profile, resolution=_text(request, "resolution"))
+    except DomainError as error:
+        return _flash(request, error, back=reverse("console:handoff", args=[handoff_id]))
+    messages.success(request, "Resolved. Nice work.")
+    return _go(request, reverse("console:home"))
+
+
+@require_POST
+@agent_required
+def transfer(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
+    kind, _, name = request.POST.get("to", "").partition(":")
+    try:
+        new = handoff_transfer(
+            handoff_id=str(handoff_id),
+            agent=profile,
+            note=_text(request, "note", 2000),
+            team=name if kind == "team" else "",
+            to_agent=name if kind == "agent" else "",
+        )
+    except DomainError as error:
+        return _flash(request, error, back=reverse("console:handoff", args=[handoff_id]))
+    messages.success(request, f"Transferred to {new.team.name} with your note.")
+    return _go(request, reverse("console:home"))
+
+
+@require_POST
+@agent_required
+def return_to_bot(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
+    try:
+        handoff_return_to_bot(handoff_id=str(handoff_id), agent=profile, note=_text(request, "note", 2000))
+    except DomainError as error:
+        return _flash(request, error, back=reverse("console:handoff", args=[handoff_id]))
+    messages.success(request, "Handed back to the assistant.")
+    return _go(request, reverse("console:home"))
+
+
+@require_POST
+@agent_required
+def presence(request: HttpRequest, profile: AgentProfile) -> HttpResponse:
+    try:
+        agent_presence_set(agent=profile, presence=request.POST.get("presence", ""))
+    except DomainError as error:
+        return _flash(request, error, back=reverse("console:home"))
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "console/presence.html", {"profile": profile})
+    return redirect("console:home")

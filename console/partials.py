@@ -1,0 +1,132 @@
+"""What the console renders, for views and sockets alike: page contexts and the live frames.
+
+A live frame is a template partial the htmx ws extension swaps in by id (``hx-swap-oob``); views render
+the same partials inside whole pages. No HTML is built here, only chosen.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from handoffs import selectors
+from handoffs.models import AgentProfile, Handoff, HandoffStatus, Team
+from handoffs.services.agents import team_scopes
+from handoffs.services.selfmodel import selfmodel_read
+
+QUEUE = "console/queue.html"
+HANDOFF = "console/handoff.html"
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+# --- queue ----------------------------------------------------------------------------------------
+
+
+def queue_context(profile: AgentProfile) -> dict[str, Any]:
+    now = timezone.now()
+    rows = [selectors.queue_item_public(row, now=now) for row in selectors.queue_for_agent(agent=profile)]
+    return {
+        "queue": [_row(item) for item in rows],
+        "mine": selectors.active_handoffs_for_agent(agent=profile),
+        "profile": profile,
+    }
+
+
+def _row(item: dict[str, Any]) -> dict[str, Any]:
+    return item | {"queued_at_dt": _when(item["queued_at"])}
+
+
+def queue_resync(profile: AgentProfile) -> str:
+    """The whole queue list, replacing whatever a (re)connecting browser shows."""
+    return render_to_string(f"{QUEUE}#queue-list", queue_context(profile) | {"oob": True})
+
+
+def queue_event(event: dict[str, Any], *, username: str) -> str:
+    """A team-queue event as a frame: a new row, or a row leaving the queue."""
+    if event["type"] == "handoff.queued":
+        item = event["item"]
+        if item.get("reserved_for") not in (None, username):
+            return ""  # a transfer reserved for a colleague
+        return render_to_string(f"{QUEUE}#queue-row-oob", {"item": _row(item)})
+    if (
+        event["type"] in ("handoff.updated", "handoff.removed")
+        and event.get("status") != HandoffStatus.QUEUED
+    ):
+        return render_to_string(f"{QUEUE}#queue-row-gone", {"handoff_id": event["handoff_id"]})
+    return ""
+
+
+# --- one handoff ----------------------------------------------------------------------------------
+
+
+def handoff_context(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
+    """Everything the handoff page shows, most important first."""
+    conversation = handoff.conversation
+    package = conversation.context
+    scores = {point["seq"]: point["score"] for point in package["emotion"]["trajectory"]}
+    beliefs = selfmodel_read(
+        customer=conversation.customer,
+        scopes=team_scopes(profile),
+        actor_type="agent",
+        actor_ref=profile.user.get_username(),
+    )
+    is_mine = handoff.agent_id == profile.user_id
+    return {
+        "handoff": handoff,
+        "profile": profile,
+        "package": package,
+        "customer": conversation.customer,
+        "is_mine": is_mine,
+        "can_claim": handoff.status == HandoffStatus.QUEUED
+        and handoff.reserved_for_id in (None, profile.user_id),
+        "can_act": is_mine and handoff.status in (HandoffStatus.PREPARING, HandoffStatus.CONNECTED),
+        "transcript": [
+            turn | {"score": scores.get(turn["seq"]), "at_dt": _when(turn["at"])}
+            for turn in package["transcript"]
+        ],
+        "beliefs": [belief | {"updated_at_dt": _when(belief["updated_at"])} for belief in beliefs],
+        "frame_handoffs": [
+            entry | {"queued_at_dt": _when(entry.get("queued_at"))}
+            for entry in package["handoffs"]
+            if entry["id"] != str(handoff.id)
+        ],
+        "timeline": [step | {"at_dt": _when(step["at"])} for step in selectors.handoff_timeline(handoff)],
+        "previous": handoff.previous,
+        "teams": Team.objects.exclude(pk=handoff.team_id).order_by("name"),
+        "colleagues": AgentProfile.objects.filter(teams__in=profile.teams.all())
+        .exclude(pk=profile.pk)
+        .select_related("user")
+        .distinct(),
+        "priority": selectors.priority_now(handoff),
+        "now": timezone.now(),
+    }
+
+
+def _fresh(handoff_id: Any, profile: AgentProfile) -> Handoff:
+    return selectors.handoff_for_agent(agent=profile, handoff_id=handoff_id)
+
+
+def handoff_resync(handoff_id: Any, profile: AgentProfile) -> str:
+    """State and the whole chat log, replacing what a (re)connecting browser shows."""
+    context = handoff_context(_fresh(handoff_id, profile), profile) | {"oob": True}
+    return render_to_string(f"{HANDOFF}#state", context) + render_to_string(f"{HANDOFF}#chat-log", context)
+
+
+def handoff_state_event(handoff_id: Any, profile: AgentProfile) -> str:
+    context = handoff_context(_fresh(handoff_id, profile), profile) | {"oob": True}
+    return render_to_string(f"{HANDOFF}#state", context)
+
+
+def chat_line_event(event: dict[str, Any]) -> str:
+    line = {
+        "seq": event["seq"],
+        "role": event["role"],
+        "text": event["text"],
+        "at_dt": _when(event["at"]),
+        "score": event.get("score"),
+    }
+    return render_to_string(f"{HANDOFF}#chat-line-oob", {"turn": line})

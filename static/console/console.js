@@ -1,0 +1,161 @@
+// Warmline console: the little behaviour htmx does not cover. No inline scripts anywhere (CSP).
+(function () {
+  "use strict";
+
+  // Conflicts (409) and invalid input (422) carry a readable message to show in place; other errors do not swap.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.htmx) return;
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "(409|422)", swap: true, error: false },
+      { code: "[45]..", swap: false, error: true },
+    ];
+  });
+
+  // --- time: waiting clocks tick, preparation counts down -------------------------------------------
+  function formatWait(seconds) {
+    if (seconds < 60) return seconds + "s";
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return minutes + "m " + String(seconds % 60).padStart(2, "0") + "s";
+    return Math.floor(minutes / 60) + "h " + String(minutes % 60).padStart(2, "0") + "m";
+  }
+
+  var refreshed = {};
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-since]").forEach(function (el) {
+      var since = Date.parse(el.getAttribute("data-since"));
+      if (!isNaN(since)) el.textContent = formatWait(Math.max(0, Math.round((now - since) / 1000)));
+    });
+    document.querySelectorAll("[data-until]").forEach(function (el) {
+      var until = Date.parse(el.getAttribute("data-until"));
+      if (isNaN(until)) return;
+      var left = Math.max(0, Math.ceil((until - now) / 1000));
+      var out = el.querySelector(".seconds");
+      if (out) out.textContent = left + "s";
+      el.classList.toggle("ending", left <= 10);
+      // The server connects at zero by itself (a timer and a sweep); this fetch is only a fallback that
+      // also refreshes the panel if the live socket happens to be down.
+      var url = el.getAttribute("data-refresh");
+      if (left === 0 && url && !refreshed[url] && window.htmx) {
+        refreshed[url] = true;
+        setTimeout(function () {
+          if (document.querySelector("[data-until]")) htmx.ajax("GET", url, { target: "#state", swap: "outerHTML" });
+        }, 2500);
+      }
+    });
+  }
+  setInterval(tick, 1000);
+  document.addEventListener("DOMContentLoaded", tick);
+
+  // --- the queue: keep rows in priority order, count them, announce new ones ------------------------
+  var known = null;
+
+  function settleQueue() {
+    var list = document.getElementById("queue-list");
+    if (!list) return;
+    var seen = {};
+    Array.prototype.slice.call(list.children).reverse().forEach(function (row) {
+      if (seen[row.id]) row.remove(); // the newest copy wins if a push and a resync crossed
+      seen[row.id] = true;
+    });
+    var rows = Array.prototype.slice.call(list.children);
+    rows.sort(function (a, b) { return parseFloat(b.dataset.key) - parseFloat(a.dataset.key); });
+    rows.forEach(function (row) { list.appendChild(row); });
+    var count = document.getElementById("queue-count");
+    if (count) count.textContent = String(rows.length);
+    var empty = document.getElementById("queue-empty");
+    if (empty) empty.hidden = rows.length > 0;
+    var ids = rows.map(function (row) { return row.id; });
+    if (known !== null) {
+      var fresh = ids.filter(function (id) { return known.indexOf(id) === -1; });
+      if (fresh.length) announce(document.getElementById(fresh[0]));
+    }
+    known = ids;
+  }
+
+  document.addEventListener("DOMContentLoaded", settleQueue);
+  document.addEventListener("htmx:oobAfterSwap", settleQueue);
+  document.addEventListener("htmx:wsAfterMessage", function () { settleQueue(); scrollChat(); });
+
+  // --- notifications and sound: off by default, remembered per browser -------------------------------
+  function enabled(name) { return localStorage.getItem("warmline." + name) === "on"; }
+
+  function paintToggles() {
+    document.querySelectorAll("[data-toggle]").forEach(function (button) {
+      var name = button.getAttribute("data-toggle");
+      var on = enabled(name);
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      button.textContent = name === "notify" ? (on ? "Alerts on" : "Alerts off") : (on ? "Sound on" : "Sound off");
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-toggle]");
+    if (!button) return;
+    var name = button.getAttribute("data-toggle");
+    var turnOn = !enabled(name);
+    localStorage.setItem("warmline." + name, turnOn ? "on" : "off");
+    if (turnOn && name === "notify" && "Notification" in window && Notification.permission === "default") {
+      Notification.requestPermission();
+    }
+    paintToggles();
+  });
+  document.addEventListener("DOMContentLoaded", paintToggles);
+
+  function announce(row) {
+    if (!row) return;
+    var who = row.querySelector(".qcustomer");
+    var why = row.querySelector(".qreason");
+    if (enabled("notify") && "Notification" in window && Notification.permission === "granted") {
+      new Notification("New escalation: " + (who ? who.textContent.trim() : ""), { body: why ? why.textContent.trim() : "" });
+    }
+    if (enabled("sound")) chime();
+  }
+
+  function chime() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return;
+    var audio = new Context();
+    var tone = audio.createOscillator();
+    var gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.setValueAtTime(0.15, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.4);
+  }
+
+  // --- chat: Enter sends, the opening line is one click away, the log follows new messages -----------
+  function scrollChat() {
+    var log = document.getElementById("chat-log");
+    if (log) log.scrollTop = log.scrollHeight;
+  }
+  document.addEventListener("DOMContentLoaded", scrollChat);
+
+  document.addEventListener("keydown", function (event) {
+    if (event.target.id !== "message-text" || event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    event.preventDefault();
+    var form = event.target.form;
+    if (form && event.target.value.trim()) form.requestSubmit();
+  });
+
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("[data-use-opening]")) return;
+    var opening = document.getElementById("opening-text");
+    var box = document.getElementById("message-text");
+    if (opening && box) {
+      box.value = opening.value;
+      box.focus();
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target.id === "composer") {
+      var box = document.getElementById("message-text");
+      if (box) box.focus();
+    }
+  });
+})();
