@@ -3,6 +3,7 @@
 `data/heldout.json` was written before the engines were tuned and has not been tuned against;
 `data/heldout_fresh.json` was written after tuning, measured blind once (its first figures are recorded in
 its "about"), then used to fix three generic defects; `data/dev.json` is what the rules were developed on.
+The two blind sets at the end were written by people who never saw the engines; see their notes.
 """
 
 from __future__ import annotations
@@ -51,15 +52,28 @@ def test_labelled_sets_are_large_and_varied() -> None:
 
 # `data/heldout_blind.json` was written by someone who never read the engines or the other labels, and
 # scored once (2026-11-20): slots P 0.86 R 0.88, commitments P 1.00 R 0.77, trend 0.83, current 0.88. It
-# is the honest estimate for unseen conversations. Its floors sit just under that first measurement to
-# catch regressions; raising them is the open work on the engines (clause-level commitment judgement,
-# spaced or slashed numbers, mild negative endings), not a reason to tune to its wording.
-BLIND_FLOORS = {"slot_precision": 0.85, "slot_recall": 0.85, "commitment_precision": 0.95,
-                "commitment_recall": 0.75, "trend_accuracy": 0.8, "current_accuracy": 0.85}  # fmt: skip
+# was the honest estimate for unseen conversations until heldout_blind2.json. Re-scored 2026-11-20 after
+# clause-level commitment judgement, spaced/slashed phones and dates and resigned endings (all developed on
+# dev.json, not on this set's wording; its list of slot misses was seen once while working, and nothing was
+# changed for those items): slots P 0.90 R 0.94, commitments P 1.00 R 0.86, trend 0.83, current 0.88. The
+# floors sit just under that to catch regressions; raising them is not a reason to tune to its wording.
+BLIND_FLOORS = {"slot_precision": 0.88, "slot_recall": 0.92, "commitment_precision": 0.95,
+                "commitment_recall": 0.85, "trend_accuracy": 0.8, "current_accuracy": 0.85}  # fmt: skip
+
+# `data/heldout_blind2.json` (30 conversations, 7 Spanish, 13 domains) was written by a colleague who had not
+# seen the engine code or the other labelled sets, after the fixes above were committed, and scored once
+# (2026-11-20): slots P 0.89 R 0.78, commitments P 0.97 R 0.92, trend 0.63, current 0.80. That first
+# measurement is now the honest estimate for unseen conversations (trend is the weakest engine). Its
+# floors sit just under it to catch regressions; it must not be tuned on.
+BLIND2_FLOORS = {"slot_precision": 0.87, "slot_recall": 0.76, "commitment_precision": 0.95,
+                 "commitment_recall": 0.9, "trend_accuracy": 0.6, "current_accuracy": 0.78}  # fmt: skip
 
 
-def test_blind_set_does_not_regress() -> None:
-    result = score(load_labelled("heldout_blind.json"))
-    print("\n" + result.report("heldout_blind.json"))
-    for measure, floor in BLIND_FLOORS.items():
+@pytest.mark.parametrize(
+    ("name", "floors"), [("heldout_blind.json", BLIND_FLOORS), ("heldout_blind2.json", BLIND2_FLOORS)]
+)
+def test_blind_sets_do_not_regress(name: str, floors: dict[str, float]) -> None:
+    result = score(load_labelled(name))
+    print("\n" + result.report(name))
+    for measure, floor in floors.items():
         assert getattr(result, measure) >= floor, (measure, getattr(result, measure))
