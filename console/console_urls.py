@@ -15,4 +15,5 @@ urlpatterns = [
     path("handoffs/<uuid:handoff_id>/resolve", views.resolve, name="resolve"),
     path("handoffs/<uuid:handoff_id>/transfer", views.transfer, name="transfer"),
     path("handoffs/<uuid:handoff_id>/return", views.return_to_bot, name="return"),
+    path("handoffs/<uuid:handoff_id>/beliefs", views.belief, name="belief"),
 ]

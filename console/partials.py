@@ -4,6 +4,7 @@ A live frame is a template partial the htmx ws extension swaps in by id (``hx-sw
 the same partials inside whole pages. No HTML is built here, only chosen.
 """
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -88,7 +89,11 @@ def handoff_context(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
             turn | {"score": scores.get(turn["seq"]), "at_dt": _when(turn["at"])}
             for turn in package["transcript"]
         ],
-        "beliefs": [belief | {"updated_at_dt": _when(belief["updated_at"])} for belief in beliefs],
+        "beliefs": [
+            belief | {"updated_at_dt": _when(belief["updated_at"]), "value_json": json.dumps(belief["value"])}
+            for belief in beliefs
+        ],
+        "writable_scopes": sorted(team_scopes(profile)),
         "frame_handoffs": [
             entry | {"queued_at_dt": _when(entry.get("queued_at"))}
             for entry in package["handoffs"]

@@ -5,6 +5,7 @@ message (409/422, swapped in place; see console.js's response handling), success
 the partial the page shows.
 """
 
+import json
 import uuid
 from collections.abc import Callable
 from functools import wraps
@@ -22,7 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from console import partials
 from handoffs import selectors
-from handoffs.errors import DomainError, NotFound
+from handoffs.errors import DomainError, InvalidInput, NotFound
 from handoffs.models import AgentProfile
 from handoffs.services.agents import agent_presence_set
 from handoffs.services.handoffs import (
@@ -34,6 +35,7 @@ from handoffs.services.handoffs import (
     handoff_return_to_bot,
     handoff_transfer,
 )
+from handoffs.services.selfmodel import agent_observation_record
 
 MAX_TEXT = 5000
 
@@ -65,6 +67,8 @@ def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
 def _flash(request: HttpRequest, error: DomainError, *, back: str) -> HttpResponse:
     """A readable message: in place for htmx, as a Django message on the page ``back`` otherwise."""
+    if isinstance(error, NotFound):
+        raise Http404(error.detail)  # another team's handoff looks exactly like a missing one
     if request.htmx:  # type: ignore[attr-defined]
         html = render_to_string("console/flash.html", {"message": error.detail, "level": "error"})
         return HttpResponse(html, status=error.status)
@@ -208,3 +212,42 @@ def presence(request: HttpRequest, profile: AgentProfile) -> HttpResponse:
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "console/presence.html", {"profile": profile})
     return redirect("console:home")
+
+
+@require_POST
+@agent_required
+def belief(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
+    """Confirm, correct or add a self-model belief in one click (an agent's observation, which outranks
+    bots' and inferred ones for the same key)."""
+    handoff = selectors.handoff_for_agent(agent=profile, handoff_id=handoff_id)
+    error = ""
+    try:
+        agent_observation_record(
+            agent=profile,
+            customer_external_id=handoff.conversation.customer.external_id,
+            key=_text(request, "key", 100).strip(),
+            value=_belief_value(request),
+            confidence=0.95,
+            scope=request.POST.get("scope", "general"),
+        )
+    except DomainError as exc:
+        error = exc.detail
+    if not request.htmx:  # type: ignore[attr-defined]
+        if error:
+            messages.error(request, error)
+        return redirect("console:handoff", handoff_id)
+    context = partials.handoff_context(handoff, profile) | {"belief_error": error}
+    return render(request, "console/handoff.html#beliefs", context, status=422 if error else 200)
+
+
+def _belief_value(request: HttpRequest) -> Any:
+    """A confirmed belief keeps its JSON value; a typed one is the text the agent wrote."""
+    if "value_json" in request.POST:
+        try:
+            return json.loads(request.POST["value_json"])
+        except ValueError:
+            raise InvalidInput("The confirmed value is malformed; reload the page.") from None
+    value = _text(request, "value", 500).strip()
+    if not value:
+        raise InvalidInput("Write the value.")
+    return value

@@ -1,5 +1,6 @@
 """Self-model writes: observations in, the key's belief recomputed under the customer's row lock."""
 
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -8,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from handoffs import selectors
-from handoffs.errors import Forbidden
+from handoffs.errors import Forbidden, InvalidInput
 from handoffs.models import AgentProfile, AuditEvent, Belief, Conversation, Customer, Observation, Scope, Turn
 from handoffs.selfmodel import rules
 from handoffs.selfmodel.inference import infer_from_customer_text
@@ -163,10 +164,18 @@ def selfmodel_infer_recurring_issue(*, conversation_id: Any) -> Observation | No
     )
 
 
+BELIEF_KEY = re.compile(r"[A-Za-z][\w.\-]{0,99}")
+
+
 def agent_observation_record(
     *, agent: AgentProfile, customer_external_id: str, key: str, value: Any, confidence: float, scope: str
 ) -> dict[str, Any] | None:
     """A person's observation (confirm, correct or add a belief); returns the belief as they may see it."""
+    if not BELIEF_KEY.fullmatch(key):
+        raise InvalidInput(
+            "A belief's key is a word such as preferred_language (letters, digits, _ . -).",
+            errors=[{"loc": ["body", "key"], "msg": "invalid key"}],
+        )
     customer = selectors.customer_for_agent(agent=agent, external_id=customer_external_id)
     readable = team_scopes(agent)
     if scope not in readable:
