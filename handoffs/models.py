@@ -548,3 +548,64 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} @ {self.at}: {self.status_code or self.error}"
+
+
+class KnowledgeArticle(TimeStamped):
+    """A help-centre article the assist engines retrieve for agents (and the reference bot answers from)."""
+
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    tags = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=10, default="en")
+    slug = models.SlugField(max_length=200, unique=True)
+    is_published = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AssistItem(TimeStamped):
+    """Something the AI put beside the agent after the handoff: an article, a suggested reply, a mood
+    alert, a commitment update. One per handoff, kind and ``dedupe_key`` (the message that caused it), so
+    a task that runs twice writes once."""
+
+    class Kind(models.TextChoices):
+        KB_ARTICLE = "kb_article"
+        REPLY_SUGGESTION = "reply_suggestion"
+        MOOD_ALERT = "mood_alert"
+        COMMITMENT_UPDATE = "commitment_update"
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="assist_items")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    dedupe_key = models.CharField(max_length=100)
+    payload = models.JSONField()
+    dismissed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["handoff", "-created_at", "-id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["handoff", "kind", "dedupe_key"], name="assist_item_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.handoff_id}"
+
+
+class MessageWarning(models.Model):
+    """A draft-check warning on a message the agent sent anyway (counted by the quality reports)."""
+
+    turn = models.ForeignKey(Turn, on_delete=models.CASCADE, related_name="warnings")
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="message_warnings")
+    kind = models.CharField(max_length=40, db_index=True)
+    message = models.TextField()
+    evidence = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["handoff", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on turn {self.turn_id}"
