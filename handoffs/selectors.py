@@ -246,7 +246,8 @@ def handoff_for_agent_public(
     }
 
 
-def queue_item_public(handoff: Handoff, *, now: datetime) -> dict[str, Any]:
+def queue_item_public(handoff: Handoff, *, now: datetime, emotion: str | None = None) -> dict[str, Any]:
+    """A queue row, for the API and the console (list and live push alike)."""
     return {
         "id": str(handoff.id),
         "status": handoff.status,
@@ -257,9 +258,10 @@ def queue_item_public(handoff: Handoff, *, now: datetime) -> dict[str, Any]:
         "reason": handoff.reason,
         "reason_code": handoff.reason_code,
         "urgency": handoff.urgency,
-        "emotion": getattr(handoff, "emotion", None) or "",
+        "emotion": emotion or getattr(handoff, "emotion", None) or "",
         "issue_type": handoff.conversation.issue_type,
         "priority": priority_now(handoff, now=now),
+        "queue_key": handoff.queue_key,
         "priority_reasons": handoff.priority_reasons,
         "waiting_seconds": waiting_seconds(handoff, now=now),
         "queued_at": iso(handoff.queued_at),

@@ -22,6 +22,7 @@ from handoffs.models import (
 )
 from handoffs.priority import handoff_priority
 from handoffs.schemas import EscalationData
+from handoffs.selectors import queue_item_public
 from handoffs.services.callbacks import callback_enqueue
 
 RE_ESCALATION_WINDOW = timedelta(hours=72)
@@ -103,8 +104,19 @@ def handoff_escalate(
         data={"queue_position": position, "estimated_wait_seconds": handoff.estimated_wait_seconds},
         at=at,
     )
-    broadcast_on_commit(team_queue_group(team.id), {"type": "handoff.queued", "handoff_id": str(handoff.id)})
+    broadcast_on_commit(
+        team_queue_group(team.id), queued_event(handoff, emotion=context["emotion"]["current"])
+    )
     return handoff, True
+
+
+def queued_event(handoff: Handoff, *, emotion: str) -> dict[str, Any]:
+    """The live event for a new queue row; it carries the row, so 50 consoles render it without a query."""
+    return {
+        "type": "handoff.queued",
+        "handoff_id": str(handoff.id),
+        "item": queue_item_public(handoff, now=handoff.queued_at, emotion=emotion),
+    }
 
 
 def _missing_transcript_turns(conversation: Conversation, data: EscalationData) -> list[Any]:

@@ -32,7 +32,7 @@ from handoffs.schemas import CustomerIn, TurnData
 from handoffs.selfmodel.inference import infer_from_customer_text
 from handoffs.services.escalation import handoff_escalate, handoff_public
 from handoffs.services.selfmodel import observation_record
-from handoffs.services.turns import commitment_keys, due_at, forget_dropped_commitments, turn_add
+from handoffs.services.turns import commitment_keys, due_at, forget_dropped_commitments, turn_add, turn_event
 from handoffs.tasks import infer_recurring_issue, infer_self_model_from_turn
 
 # Statuses in which people follow the conversation live (queue previews, preparation, chat).
@@ -181,17 +181,7 @@ class BatchApplier:
             conversation.status = ConversationStatus.BOT  # the customer came back: the bot has them again
         if conversation.status not in WATCHED_STATUSES:
             return  # nobody watches a conversation live before it is handed off: skip the push
-        broadcast_on_commit(
-            conversation_group(conversation.id),
-            {
-                "type": "turn.created",
-                "conversation": str(conversation.id),
-                "seq": turn.seq,
-                "role": turn.role,
-                "text": turn.text,
-                "at": iso(at),
-            },
-        )
+        broadcast_on_commit(conversation_group(conversation.id), turn_event(turn))
 
     # --- other event types ------------------------------------------------------------------------
 

@@ -30,8 +30,13 @@ from handoffs.priority import RE_ESCALATION, Priority, handoff_priority
 from handoffs.scheduling import run_later
 from handoffs.selectors import chain_start, handoff_id_for_agent
 from handoffs.services.callbacks import callback_enqueue
-from handoffs.services.escalation import estimate_wait_seconds, package_entry, queue_position_for
-from handoffs.services.turns import turn_add
+from handoffs.services.escalation import (
+    estimate_wait_seconds,
+    package_entry,
+    queue_position_for,
+    queued_event,
+)
+from handoffs.services.turns import turn_add, turn_event
 
 ACTIVE_STATUSES = (HandoffStatus.PREPARING, HandoffStatus.CONNECTED)
 # A timer may fire a hair early (clock skew between web and worker hosts); within this, it is due.
@@ -88,17 +93,6 @@ def _system_turn(locked: Locked, text: str, at: datetime) -> None:
     turn = turn_add(locked.conversation, role="system", text=text, at=at, handoff=locked.handoff)
     if turn is not None:
         broadcast_on_commit(conversation_group(locked.conversation.id), turn_event(turn))
-
-
-def turn_event(turn: Turn) -> dict[str, Any]:
-    return {
-        "type": "turn.created",
-        "conversation": str(turn.conversation_id),
-        "seq": turn.seq,
-        "role": turn.role,
-        "text": turn.text,
-        "at": iso(turn.occurred_at),
-    }
 
 
 def agent_display_name(user: Any) -> str:
@@ -397,7 +391,7 @@ def handoff_transfer(
     )
     _changed(locked)
     broadcast_on_commit(
-        team_queue_group(target_team.id), {"type": "handoff.queued", "handoff_id": str(new.id)}
+        team_queue_group(target_team.id), queued_event(new, emotion=context["emotion"]["current"])
     )
     return new
 

@@ -61,6 +61,19 @@ def turn_add(
     return turn
 
 
+def turn_event(turn: Turn) -> dict[str, Any]:
+    """The live event for a new turn (consoles watching the conversation append it to the chat)."""
+    return {
+        "type": "turn.created",
+        "conversation": str(turn.conversation_id),
+        "seq": turn.seq,
+        "role": turn.role,
+        "text": turn.text,
+        "score": turn.sentiment,
+        "at": iso(turn.occurred_at),
+    }
+
+
 def commitment_keys(conversation: Conversation) -> set[tuple[str, int | None, str]]:
     return {
         (item.get("source", ""), item.get("seq"), item.get("text", ""))
