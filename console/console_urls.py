@@ -16,4 +16,6 @@ urlpatterns = [
     path("handoffs/<uuid:handoff_id>/transfer", views.transfer, name="transfer"),
     path("handoffs/<uuid:handoff_id>/return", views.return_to_bot, name="return"),
     path("handoffs/<uuid:handoff_id>/beliefs", views.belief, name="belief"),
+    path("handoffs/<uuid:handoff_id>/draft-check", views.draft_check_view, name="draft-check"),
+    path("handoffs/<uuid:handoff_id>/commitments/<int:commitment_id>", views.commitment, name="commitment"),
 ]

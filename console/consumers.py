@@ -122,6 +122,12 @@ class HandoffSocket(AgentSocket):
         event = message["event"]
         if event["type"] == "turn.created":
             await self.send(text_data=render.chat_line_event(event))
+        elif event["type"] == "assist.created" and event["handoff_id"] == str(self.handoff.pk):
+            html = await database_sync_to_async(render.assist_event)(
+                self.handoff.pk, self.profile, event["item_id"]
+            )
+            if html:
+                await self.send(text_data=html)
         elif event["type"] == "handoff.updated":
             html = await database_sync_to_async(render.handoff_state_event)(self.handoff.pk, self.profile)
             await self.send(text_data=html)

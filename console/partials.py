@@ -12,8 +12,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from handoffs import selectors
-from handoffs.models import AgentProfile, Handoff, HandoffStatus, Team
+from handoffs.models import AgentProfile, AssistItem, Commitment, Handoff, HandoffStatus, Team
 from handoffs.services.agents import team_scopes
+from handoffs.services.assist import assist_items_for
 from handoffs.services.selfmodel import selfmodel_read
 
 QUEUE = "console/queue.html"
@@ -76,6 +77,10 @@ def handoff_context(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
         actor_ref=profile.user.get_username(),
     )
     is_mine = handoff.agent_id == profile.user_id
+    rows = {
+        (row.source, row.seq, row.text): row.pk
+        for row in Commitment.objects.filter(conversation=conversation).only("source", "seq", "text")
+    }
     return {
         "handoff": handoff,
         "profile": profile,
@@ -94,6 +99,11 @@ def handoff_context(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
             for belief in beliefs
         ],
         "writable_scopes": sorted(team_scopes(profile)),
+        "commitments": [
+            item | {"id": rows.get((item.get("source"), item.get("seq"), item.get("text")))}
+            for item in package["commitments"]
+        ],
+        "assist_items": assist_items_for(handoff) if is_mine else [],
         "frame_handoffs": [
             entry | {"queued_at_dt": _when(entry.get("queued_at"))}
             for entry in package["handoffs"]
@@ -135,3 +145,20 @@ def chat_line_event(event: dict[str, Any]) -> str:
         "score": event.get("score"),
     }
     return render_to_string(f"{HANDOFF}#chat-line-oob", {"turn": line})
+
+
+def assist_event(handoff_id: Any, profile: AgentProfile, item_id: int) -> str:
+    """A new assist item for the agent holding the handoff (others watching get nothing)."""
+    handoff = _fresh(handoff_id, profile)
+    if handoff.agent_id != profile.user_id:
+        return ""
+    item = AssistItem.objects.filter(pk=item_id, handoff=handoff).first()
+    if item is None:
+        return ""
+    html = render_to_string(
+        f"{HANDOFF}#assist-item-oob", {"item": {"id": item.pk, "kind": item.kind, **item.payload}}
+    )
+    if item.kind == AssistItem.Kind.COMMITMENT_UPDATE:
+        context = handoff_context(handoff, profile) | {"oob": True}
+        html += render_to_string(f"{HANDOFF}#commitments", context)
+    return html

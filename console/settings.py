@@ -125,6 +125,7 @@ CELERY_BEAT_SCHEDULE = {
     "connect-overdue-handoffs": {"task": "handoffs.tasks.connect_overdue_handoffs", "schedule": 5.0},
     "deliver-due-callbacks": {"task": "handoffs.tasks.deliver_due_callbacks", "schedule": 30.0},
     "mark-absent-agents-offline": {"task": "handoffs.tasks.mark_absent_agents_offline", "schedule": 60.0},
+    "mark-overdue-commitments": {"task": "handoffs.tasks.mark_overdue_commitments", "schedule": 300.0},
 }
 
 # --- Auth -----------------------------------------------------------------------------------------

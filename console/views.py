@@ -26,6 +26,8 @@ from handoffs import selectors
 from handoffs.errors import DomainError, InvalidInput, NotFound
 from handoffs.models import AgentProfile
 from handoffs.services.agents import agent_presence_set
+from handoffs.services.assist import commitment_mark
+from handoffs.services.drafts import draft_check
 from handoffs.services.handoffs import (
     handoff_claim,
     handoff_connect,
@@ -251,3 +253,32 @@ def _belief_value(request: HttpRequest) -> Any:
     if not value:
         raise InvalidInput("Write the value.")
     return value
+
+
+@require_POST
+@agent_required
+def draft_check_view(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
+    """Warnings for the draft in the composer, as the agent types (debounced by htmx)."""
+    handoff = selectors.handoff_for_agent(agent=profile, handoff_id=handoff_id)
+    warnings = draft_check(context=handoff.conversation.context, text=_text(request, "text"))
+    return render(request, "console/handoff.html#draft-warnings", {"warnings": warnings})
+
+
+@require_POST
+@agent_required
+def commitment(
+    request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID, commitment_id: int
+) -> HttpResponse:
+    try:
+        commitment_mark(
+            handoff_id=str(handoff_id),
+            agent=profile,
+            commitment_id=commitment_id,
+            status=request.POST.get("status", ""),
+        )
+    except DomainError as error:
+        return _flash(request, error, back=reverse("console:handoff", args=[handoff_id]))
+    if not request.htmx:  # type: ignore[attr-defined]
+        return redirect("console:handoff", handoff_id)
+    handoff = selectors.handoff_for_agent(agent=profile, handoff_id=handoff_id)
+    return render(request, "console/handoff.html#commitments", partials.handoff_context(handoff, profile))

@@ -24,6 +24,8 @@ from handoffs.models import AgentProfile, Bot
 from handoffs.schemas import (
     AgentHandoffOut,
     AgentObservationIn,
+    CommitmentMarkIn,
+    CommitmentMarkOut,
     ConversationOut,
     DraftCheckOut,
     DraftIn,
@@ -47,6 +49,7 @@ from handoffs.schemas import (
     TransferOut,
 )
 from handoffs.services.agents import agent_for_token, agent_presence_set, team_scopes
+from handoffs.services.assist import assist_items_for, commitment_mark
 from handoffs.services.bots import bot_authenticate
 from handoffs.services.drafts import draft_check
 from handoffs.services.escalation import handoff_public
@@ -287,7 +290,9 @@ def get_agent_handoff(request: HttpRequest, handoff_id: str) -> dict[str, Any]:
         actor_type="agent",
         actor_ref=agent.user.get_username(),
     )
-    return selectors.handoff_for_agent_public(handoff, self_model=self_model, assist=[])
+    return selectors.handoff_for_agent_public(
+        handoff, self_model=self_model, assist=assist_items_for(handoff)
+    )
 
 
 def _state(handoff: Any) -> dict[str, Any]:
@@ -368,6 +373,19 @@ def post_transfer(request: HttpRequest, handoff_id: str, payload: TransferIn) ->
 @agents.post("/agent/handoffs/{handoff_id}/return-to-bot", response={200: HandoffStateOut, **_PROBLEMS})
 def post_return(request: HttpRequest, handoff_id: str, payload: ReturnIn) -> dict[str, Any]:
     return _state(handoff_return_to_bot(handoff_id=handoff_id, agent=_agent(request), note=payload.note))
+
+
+@agents.post(
+    "/agent/handoffs/{handoff_id}/commitments/{commitment_id}",
+    response={200: CommitmentMarkOut, **_PROBLEMS},
+    summary="Mark an AI commitment kept or broken (the commitment tracker)",
+)
+def post_commitment(
+    request: HttpRequest, handoff_id: str, commitment_id: int, payload: CommitmentMarkIn
+) -> dict[str, Any]:
+    return commitment_mark(
+        handoff_id=handoff_id, agent=_agent(request), commitment_id=commitment_id, status=payload.status
+    )
 
 
 @agents.put("/agent/presence", response={200: PresenceOut, **_PROBLEMS}, summary="Available or away")

@@ -372,3 +372,14 @@ class PresenceIn(Schema):
 
 class PresenceOut(Schema):
     presence: str
+
+
+class CommitmentMarkIn(Schema):
+    status: Literal["open", "kept", "broken"]
+
+
+class CommitmentMarkOut(Schema):
+    commitment_id: int
+    text: str
+    status: str
+    by: str

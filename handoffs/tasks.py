@@ -73,3 +73,22 @@ def deliver_due_callbacks() -> int:
     for conversation_id in conversation_ids:
         deliver_callbacks.delay(conversation_id)
     return len(conversation_ids)
+
+
+# --- assistance after the handoff -----------------------------------------------------------------
+
+
+@shared_task(acks_late=True, soft_time_limit=10, time_limit=20)
+def assist_for_turn(turn_id: int) -> int:
+    """Articles, replies, mood alerts or commitment updates for one new message; idempotent per message
+    and kind, so a redelivered task (worker killed mid-run) writes and pushes nothing twice."""
+    from handoffs.services.assist import assist_for_turn as compute
+
+    return len(compute(turn_id=turn_id))
+
+
+@shared_task(acks_late=True)
+def mark_overdue_commitments() -> int:
+    from handoffs.services.assist import commitments_mark_overdue
+
+    return commitments_mark_overdue()

@@ -33,8 +33,10 @@ from handoffs.selfmodel.inference import infer_from_customer_text
 from handoffs.services.escalation import handoff_escalate, handoff_public
 from handoffs.services.selfmodel import observation_record
 from handoffs.services.turns import commitment_keys, due_at, forget_dropped_commitments, turn_add, turn_event
-from handoffs.tasks import infer_recurring_issue, infer_self_model_from_turn
+from handoffs.tasks import assist_for_turn, infer_recurring_issue, infer_self_model_from_turn
 
+# A person is reading (preparing) or talking: the assist engines work beside them.
+ASSISTED_STATUSES = frozenset({ConversationStatus.PREPARING, ConversationStatus.CONNECTED})
 # Statuses in which people follow the conversation live (queue previews, preparation, chat).
 WATCHED_STATUSES = frozenset(
     {ConversationStatus.QUEUED, ConversationStatus.PREPARING, ConversationStatus.CONNECTED}
@@ -181,6 +183,8 @@ class BatchApplier:
             conversation.status = ConversationStatus.BOT  # the customer came back: the bot has them again
         if conversation.status not in WATCHED_STATUSES:
             return  # nobody watches a conversation live before it is handed off: skip the push
+        if data.role == "customer" and conversation.status in ASSISTED_STATUSES:
+            assist_for_turn.delay_on_commit(turn.pk)
         broadcast_on_commit(conversation_group(conversation.id), turn_event(turn))
 
     # --- other event types ------------------------------------------------------------------------

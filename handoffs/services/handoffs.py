@@ -23,6 +23,7 @@ from handoffs.models import (
     ConversationStatus,
     Handoff,
     HandoffStatus,
+    MessageWarning,
     Team,
     Turn,
 )
@@ -30,6 +31,7 @@ from handoffs.priority import RE_ESCALATION, Priority, handoff_priority
 from handoffs.scheduling import run_later
 from handoffs.selectors import chain_start, handoff_id_for_agent
 from handoffs.services.callbacks import callback_enqueue
+from handoffs.services.drafts import draft_check
 from handoffs.services.escalation import (
     estimate_wait_seconds,
     package_entry,
@@ -37,6 +39,7 @@ from handoffs.services.escalation import (
     queued_event,
 )
 from handoffs.services.turns import turn_add, turn_event
+from handoffs.tasks import assist_for_turn, handoff_auto_connect
 
 ACTIVE_STATUSES = (HandoffStatus.PREPARING, HandoffStatus.CONNECTED)
 # A timer may fire a hair early (clock skew between web and worker hosts); within this, it is due.
@@ -136,8 +139,6 @@ def handoff_claim(*, handoff_id: str, agent: AgentProfile) -> Handoff:
         at=now,
     )
     _changed(locked, also_queue=True)
-    from handoffs.tasks import handoff_auto_connect
-
     run_later(handoff_auto_connect, str(handoff.id), delay=handoff.team.prepare_seconds)
     return handoff
 
@@ -215,6 +216,8 @@ def handoff_message_send(
             return earlier, False
     _require_holder(locked.handoff, agent, doing="message")
     now = timezone.now()
+    # Checked against the package as the agent saw it; sending stays their choice, the warning is kept.
+    warnings = draft_check(context=locked.conversation.context, text=text)
     if locked.handoff.status == HandoffStatus.PREPARING:
         _connect(locked, at=now)
     turn = turn_add(
@@ -235,7 +238,19 @@ def handoff_message_send(
         data={"text": text, "agent": agent.name, "seq": turn.seq},
         at=now,
     )
+    MessageWarning.objects.bulk_create(
+        MessageWarning(
+            turn=turn,
+            handoff=locked.handoff,
+            kind=warning["kind"],
+            message=warning["message"],
+            evidence=warning.get("evidence") or {},
+            created_at=now,
+        )
+        for warning in warnings
+    )
     broadcast_on_commit(conversation_group(locked.conversation.id), turn_event(turn))
+    assist_for_turn.delay_on_commit(turn.pk)
     return turn, True
 
 

@@ -49,6 +49,27 @@
   setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", tick);
 
+  // --- the live connection: a pill in the top bar (the browser tests read data-live too) -------------
+  // The ws extension reconnects by itself after an abnormal close; the server resyncs on every connect.
+  var RETRIED = [1006, 1011, 1012, 1013];
+  function liveState(state, label) {
+    document.documentElement.setAttribute("data-live", state);
+    var pill = document.getElementById("live-status");
+    if (!pill) return;
+    pill.hidden = false;
+    pill.setAttribute("data-state", state);
+    pill.textContent = label;
+  }
+  document.addEventListener("htmx:wsConnecting", function () {
+    if (document.documentElement.getAttribute("data-live") !== "closed") liveState("connecting", "Connecting…");
+  });
+  document.addEventListener("htmx:wsOpen", function () { liveState("open", "Live"); });
+  document.addEventListener("htmx:wsClose", function (event) {
+    var code = event.detail && event.detail.event ? event.detail.event.code : 0;
+    if (RETRIED.indexOf(code) >= 0) liveState("closed", "Reconnecting…");
+    else liveState("ended", "Not live: reload the page");
+  });
+
   // --- the queue: keep rows in priority order, count them, announce new ones ------------------------
   var known = null;
 
@@ -159,3 +180,15 @@
     }
   });
 })();
+
+// A suggested reply goes into the composer (editable), never straight to the customer.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-reply]");
+  if (!button) return;
+  var box = document.getElementById("message-text");
+  if (box) {
+    box.value = button.textContent.trim();
+    box.focus();
+    box.dispatchEvent(new Event("input", { bubbles: true })); // re-run the draft check
+  }
+});

@@ -116,3 +116,24 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
     assert 2.5 <= backoff_seconds(1) <= 5
     assert 20 <= backoff_seconds(4) <= 40
     assert 1800 <= backoff_seconds(30) <= 3600
+
+
+def test_admins_see_failing_deliveries_and_retry_them(receiver, escalate, admin_client):
+    receiver.script = [500]
+    escalate()
+    deliver_all()
+    failing = admin_client.get("/admin/handoffs/outbounddelivery/?health=failing")
+    assert failing.status_code == 200 and "handoff.queued" in failing.content.decode()
+    delivery = OutboundDelivery.objects.get()
+    detail = admin_client.get(f"/admin/handoffs/outbounddelivery/{delivery.pk}/change/").content.decode()
+    assert "HTTP 500" in detail and "500" in detail
+    # when
+    response = admin_client.post(
+        "/admin/handoffs/outbounddelivery/",
+        {"action": "retry_now", "_selected_action": [delivery.pk]},
+    )
+    # then
+    assert response.status_code == 302
+    assert OutboundDelivery.objects.get().next_attempt_at <= timezone.now()
+    deliver_all()
+    assert OutboundDelivery.objects.get().status == "delivered"

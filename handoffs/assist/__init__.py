@@ -1,0 +1,1 @@
+"""Assistance for the person after the handoff: pure, deterministic engines (no I/O, no network)."""
