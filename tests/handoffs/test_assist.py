@@ -127,7 +127,9 @@ def test_overdue_promises_become_broken(connected):
 def test_a_sent_message_that_repeats_a_question_is_recorded(connected):
     handoff_id, client = connected
     # the draft check warns; sending stays the agent's choice, and the warning is kept for the reports
-    warnings = client.post(f"/handoffs/{handoff_id}/draft-check", {"text": "What's your order number?"}).json()
+    warnings = client.post(
+        f"/handoffs/{handoff_id}/draft-check", {"text": "What's your order number?"}
+    ).json()
     assert [warning["kind"] for warning in warnings["warnings"]] == ["repeat_question"]
     client.post(f"/handoffs/{handoff_id}/messages", {"text": "What's your order number?"})
     client.post(f"/handoffs/{handoff_id}/messages", {"text": "Thanks, I'm on it."})
