@@ -5,7 +5,9 @@ schema is published in OpenAPI) so that HTTP and the bot websocket share one ing
 byte-for-byte alike.
 """
 
+import csv
 import logging
+from datetime import date, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -19,8 +21,9 @@ from ninja.security import APIKeyHeader
 from pydantic import TypeAdapter
 
 from handoffs import selectors
-from handoffs.errors import DomainError, PayloadTooLarge, problem, problem_from
+from handoffs.errors import DomainError, Forbidden, PayloadTooLarge, problem, problem_from
 from handoffs.models import AgentProfile, Bot
+from handoffs.reports import by_day, handoff_quality, report_filter, scope_for
 from handoffs.schemas import (
     AgentHandoffOut,
     AgentObservationIn,
@@ -41,6 +44,7 @@ from handoffs.schemas import (
     PresenceIn,
     PresenceOut,
     ProblemOut,
+    QualityReportOut,
     QueueOut,
     ResolveIn,
     ReturnIn,
@@ -393,5 +397,51 @@ def put_presence(request: HttpRequest, payload: PresenceIn) -> dict[str, Any]:
     return {"presence": agent_presence_set(agent=_agent(request), presence=payload.presence).presence}
 
 
+# --- reports (supervisors) ------------------------------------------------------------------------
+
+reports = Router(tags=["reports"], auth=AgentToken())
+
+
+@reports.get(
+    "/reports/handoff-quality",
+    response={200: QualityReportOut, **_PROBLEMS},
+    summary="Handoff quality for your teams (supervisors); format=csv gives the by_day rows",
+)
+def get_handoff_quality(
+    request: HttpRequest,
+    since: date | datetime | None = None,
+    until: date | datetime | None = None,
+    team: str = "",
+    bot: str = "",
+    issue_type: str = "",
+    agent: str = "",
+    format: str = "json",
+) -> Any:
+    profile = _agent(request)
+    if not profile.is_supervisor:
+        raise Forbidden("Reports are for supervisors.", code="not_a_supervisor")
+    flt = report_filter(since=since, until=until, team=team, bot=bot, issue_type=issue_type, agent=agent)
+    scope = scope_for(profile)
+    rows = by_day(scope=scope, flt=flt)
+    if format == "csv":
+        return csv_response(rows, filename="handoff-quality.csv")
+    return handoff_quality(scope=scope, flt=flt) | {"by_day": rows}
+
+
+def csv_response(rows: list[dict[str, Any]], *, filename: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    fields = (
+        list(rows[0])
+        if rows
+        else ["day", "handoffs", "connected", "repeat_question_rate", "abandonment_rate"]
+    )
+    writer = csv.DictWriter(response, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    return response
+
+
 api.add_router("", bots)
 api.add_router("", agents)
+api.add_router("", reports)

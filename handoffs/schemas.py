@@ -383,3 +383,37 @@ class CommitmentMarkOut(Schema):
     text: str
     status: str
     by: str
+
+
+class CommitmentCounts(Schema):
+    open: int
+    kept: int
+    broken: int
+
+
+class QualityDay(Schema):
+    day: date
+    handoffs: int
+    connected: int
+    repeat_question_rate: float | None
+    abandonment_rate: float | None
+
+
+class QualityReportOut(Schema):
+    handoffs: int
+    repeat_question_rate: float | None
+    csat_bot_avg: float | None
+    csat_human_avg: float | None
+    csat_delta: float | None
+    median_wait_seconds: float | None
+    p90_wait_seconds: float | None
+    median_prepare_seconds: float | None
+    p90_prepare_seconds: float | None
+    median_resolution_seconds: float | None
+    p90_resolution_seconds: float | None
+    re_escalation_rate: float | None
+    transfer_rate: float | None
+    abandonment_rate: float | None
+    sentiment_delta_avg: float | None
+    commitments: CommitmentCounts
+    by_day: list[QualityDay]

@@ -18,6 +18,10 @@ class AgentClient:
     def get(self, path: str):
         return self.client.get(f"/api/v1/agent{path}", **self._auth({}))
 
+    def get_path(self, path: str):
+        """A GET of any API path (reports live outside /agent)."""
+        return self.client.get(path, **self._auth({}))
+
     def post(self, path: str, payload: Any = None, **headers: str):
         body = json.dumps(payload if payload is not None else {})
         return self.client.post(
