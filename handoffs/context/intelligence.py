@@ -40,7 +40,10 @@ def on_turn(package: dict, *, seq: int, role: str, text: str, at: str) -> TurnIn
     """Derive what one turn (already appended to the transcript) changes in the package."""
     score: float | None = None
     if role == "customer":
-        score = sentiment.score_text(text)
+        previous = _previous_speaker_text(package, seq)
+        reply_to = previous[1] if previous and previous[0] in ("bot", "agent") else ""
+        locale = str((package.get("customer") or {}).get("locale") or "")
+        score = sentiment.score_text(text, reply_to=reply_to, locale=locale)
         _record_emotion(package, seq=seq, at=at, score=score)
         _drop_declined(package, seq=seq, text=text)
     new_slots = _record_slots(package, seq=seq, role=role, text=text)
