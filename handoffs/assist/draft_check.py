@@ -35,6 +35,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from handoffs.context import commitments as commitment_rules
@@ -152,7 +153,7 @@ _WH_LEAD = _rx(
 )
 _EN_VERB = (
     r"(?:give|send|provide|share|tell|confirm|re-?confirm|verify|double[-\s]check|type|enter|write|spell|"
-    r"repeat|re-?send|paste|drop|pass|supply|specify|state|quote|text|dm|input|let\s+(?:me|us)\s+(?:know|have)|"
+    r"repeat|re-?send|paste|drop|pop|put|pass|supply|specify|state|quote|text|dm|input|let\s+(?:me|us)\s+(?:know|have)|"
     r"remind|reply\s+with|respond\s+with|get\s+back\s+to\s+me\s+with|come\s+back\s+(?:to\s+me\s+)?with)"
 )
 _EN_PREFACE = (
@@ -160,7 +161,7 @@ _EN_PREFACE = (
     r"thanks|great|perfect|sure)[\s,!]+|\b(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+|kindly\s+|just\s+|"
     r"also\s+|quickly\s+|maybe\s+|possibly\s+|first\s+)?|\b(?:need|want|like|ask|asking)\s+you\s+to\s+"
     r"(?:please\s+|just\s+)?|\bneed\s+to\s+|\bif\s+you\s+(?:could|can)\s+(?:please\s+|just\s+)?|"
-    r"\b(?:be\s+able|happy|able)\s+to\s+|\bgo\s+ahead\s+and\s+)"
+    r"\b(?:be\s+able|happy|able)\s+to\s+|\bgo\s+ahead\s+and\s+|(?:'d|\bwould)\s+like\s+to\s+)"
 )
 _EN_MIND = (
     r"\bmind\s+(?:giving|sending|providing|sharing|telling|confirming|verifying|typing|entering|spelling|"
@@ -169,7 +170,8 @@ _EN_MIND = (
 _VERB_LEAD = _rx(
     rf"""
     (?:{_EN_PREFACE}{_EN_VERB}|{_EN_MIND})
-    (?:\s+(?:me|us))?(?:\s+(?:again|back|once\s+more|quickly|over|of|with|what|which|here|now|please))*
+    (?:\s+(?:me|us))?(?:\s+(?:again|back|once\s+more|quickly|over|of|with|what|which|here|now|please|out|down|in|
+        through|across))*
     \s+{_TAIL}
     """
 )
@@ -179,7 +181,8 @@ _ES_IMPERATIVE = (
     r"env[ií]e(?:me|nos)?|env[ií]a(?:me|nos)?|m[aá]nde(?:me|nos)?|m[aá]nda(?:me|nos)?|p[aá]se(?:me|nos)?|"
     r"p[aá]sa(?:me|nos)?|proporci[oó]ne(?:me|nos)?|proporci[oó]na(?:me|nos)?|rep[ií]ta(?:me|nos)?|"
     r"rep[ií]te(?:me|nos)?|escr[ií]ba(?:me|nos)?|escr[ií]be(?:me|nos)?|recu[eé]rde(?:me|nos)?|"
-    r"recu[eé]rda(?:me|nos)?|comparta|comparte|verifique|verifica|deletree|deletrea|especifique|especifica|"
+    r"recu[eé]rda(?:me|nos)?|comp[aá]rta(?:me|nos)?|comp[aá]rte(?:me|nos)?|verifique|verifica|deletree|deletrea|"
+    r"especifique|especifica|"
     r"compruebe|comprueba)"
 )
 _ES_INFINITIVE = (
@@ -195,7 +198,7 @@ _ES_LEAD = _rx(
     rf"""
     (?:
         (?:^|[,;:¿¡(]\s*|\b(?:y|por\s+favor|pues|entonces|primero|tambi[eé]n|ahora|vale|bien|gracias|perfecto)
-            [\s,]+)(?:por\s+favor[\s,]+)?{_ES_IMPERATIVE}
+            [\s,]+|\bque\s+(?:(?:me|nos)\s+)?)(?:por\s+favor[\s,]+)?{_ES_IMPERATIVE}
       | \b(?:(?:me|nos)\s+)?(?:puede|podr[ií]a|puedes|podr[ií]as|pudiera|pudieras|quiere|quisiera|querr[ií]a|
             le\s+importar[ií]a|te\s+importar[ií]a|ser[ií]a\s+tan\s+amable\s+de|tiene\s+que|tienes\s+que|debe|
             debes|hace\s+falta|necesito|necesitar[ií]a|necesitamos|vuelva\s+a|vuelve\s+a)
@@ -212,7 +215,7 @@ _NEED_LEAD = _rx(
         (?:can|could|may|might)\s+(?:I|we)\s+(?:please\s+|just\s+|also\s+|quickly\s+|now\s+|first\s+)?
             (?:have|get|take|grab|ask\s+(?:you\s+)?for|trouble\s+you\s+for|bother\s+you\s+for|confirm|verify)
       | (?:I|we)(?:'ll|\s+will|'d|\s+would)?\s+(?:also\s+|just\s+|still\s+|first\s+|now\s+)?need
-      | do\s+you\s+(?:still\s+)?(?:have|know|remember)
+      | do\s+you\s+(?:still\s+)?(?:have|know|remember) | have\s+you\s+(?:still\s+)?got
       | is\s+there | are\s+there
       | necesito | necesitar[ií]a | necesitamos | necesitar[ií]amos | me\s+hace\s+falta | nos\s+hace\s+falta
       | requiero | tiene(?:s)?(?:\s+a\s+mano)? | dispone\s+de | me\s+deja(?:s)?\s+ver
@@ -224,7 +227,7 @@ _FRAGMENT_BEFORE = _rx(
     rf"""^\s*[¿¡]?\s*(?:and|also|y|tambi[eé]n|ok(?:ay)?|perfect|great|thanks|gracias|vale|perfecto|what\s+about|
     how\s+about|qu[eé]\s+hay\s+de)?[\s,]*{_TAIL}"""
 )
-_FRAGMENT_AFTER = _rx(r"^\s*,?\s*(?:please|por\s+favor)?\s*\?")
+_FRAGMENT_AFTER = _rx(r"^\s*,?\s*(?:please|por\s+favor|was|is|again|era|es)?\s*\?")
 # A second thing asked in the same breath: "What's your order number and the email you used?"
 _COORDINATION = _rx(rf"^\s*(?:,|and|&|y|or|o|as\s+well\s+as|plus|e)?\s+(?:also\s+|tambi[eé]n\s+)?{_TAIL}")
 
@@ -314,200 +317,23 @@ def _fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c) != "Mn")
 
 
-_STOPWORDS = frozenset(
-    _fold(word)
-    for word in [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "so",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "from",
-        "with",
-        "into",
-        "onto",
-        "about",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "am",
-        "do",
-        "does",
-        "did",
-        "done",
-        "have",
-        "has",
-        "had",
-        "having",
-        "will",
-        "would",
-        "shall",
-        "should",
-        "can",
-        "could",
-        "may",
-        "might",
-        "must",
-        "it",
-        "its",
-        "it's",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "you",
-        "your",
-        "yours",
-        "u",
-        "ur",
-        "i",
-        "me",
-        "my",
-        "we",
-        "us",
-        "our",
-        "they",
-        "them",
-        "their",
-        "he",
-        "she",
-        "his",
-        "her",
-        "him",
-        "please",
-        "thanks",
-        "thank",
-        "just",
-        "also",
-        "again",
-        "still",
-        "already",
-        "yet",
-        "now",
-        "then",
-        "than",
-        "too",
-        "very",
-        "really",
-        "ok",
-        "okay",
-        "sure",
-        "tell",
-        "confirm",
-        "give",
-        "send",
-        "share",
-        "provide",
-        "let",
-        "know",
-        "remind",
-        "date",
-        "day",
-        "amount",
-        "much",
-        "many",
-        "time",
-        "first",
-        "last",
-        "exactly",
-        "originally",
-        "supposed",
-        "happen",
-        "happened",
-        "occur",
-        "occurred",
-        "start",
-        "started",
-        "begin",
-        "began",
-        "de",
-        "del",
-        "la",
-        "las",
-        "el",
-        "los",
-        "un",
-        "una",
-        "unos",
-        "unas",
-        "y",
-        "o",
-        "que",
-        "qué",
-        "en",
-        "por",
-        "para",
-        "con",
-        "su",
-        "sus",
-        "tu",
-        "tus",
-        "le",
-        "les",
-        "lo",
-        "se",
-        "me",
-        "mi",
-        "es",
-        "son",
-        "fue",
-        "era",
-        "fecha",
-        "día",
-        "cuándo",
-        "cuando",
-        "cuánto",
-        "cuanto",
-        "desde",
-        "hace",
-        "importe",
-        "cantidad",
-        "total",
-        "ha",
-        "han",
-        "he",
-        "hemos",
-        "usted",
-        "ustedes",
-        "nos",
-        "ya",
-        "aún",
-        "todavía",
-        "muy",
-        "más",
-        "menos",
-        "pasó",
-        "ocurrió",
-        "empezó",
-        "sucedió",
-        "cuál",
-        "cual",
-    ]
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(_fold(word) for word in text.split())
+
+
+_STOPWORDS = _wordset(
+    """
+    a an the and or but so of to in on at by for from with into onto about as is are was were be been
+    being am do does did done have has had having will would shall should can could may might must it
+    its it's this that these those there here what which who whom whose when where why how you your
+    yours u ur i me my we us our they them their he she his her him please thanks thank just also again
+    still already yet now then than too very really ok okay sure tell confirm give send share provide
+    let know remind date day amount much many time first last exactly originally supposed happen
+    happened occur occurred start started begin began de del la las el los un una unos unas y o que qué
+    en por para con su sus tu tus le les lo se me mi es son fue era fecha día cuándo cuando cuánto
+    cuanto desde hace importe cantidad total ha han he hemos usted ustedes nos ya aún todavía muy más
+    menos pasó ocurrió empezó sucedió cuál cual
+    """
 )
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 
@@ -518,20 +344,8 @@ def _stems(text: str, *, drop: Iterable[str] = ()) -> set[str]:
     return {w[:5] for w in words if w not in _STOPWORDS and w not in dropped and len(w) >= 4}
 
 
-_REQUEST_WORDS = (
-    "remind",
-    "could",
-    "would",
-    "please",
-    "security",
-    "verify",
-    "check",
-    "indicar",
-    "decir",
-    "confirmar",
-    "recordar",
-    "puede",
-    "podría",
+_REQUEST_WORDS = _wordset(
+    "remind could would please security verify check indicar decir confirmar recordar puede podría"
 )
 
 
@@ -566,7 +380,7 @@ def _asked(sentence: str) -> list[_Ask]:
         window = before[-90:]
         requested = bool(
             _WH_LEAD.search(window)
-            or _VERB_LEAD.search(window)
+            or _customer_asked_to_act(window)
             or _ES_LEAD.search(window)
             or _NEED_LEAD.search(window)
             or (
@@ -584,10 +398,30 @@ def _asked(sentence: str) -> list[_Ask]:
     if is_question:
         for slot, pattern in _PHRASES:
             if pattern.search(sentence):
-                if slot == "date" and _FUTURE_DATE.search(sentence):
+                if slot in {"date", "product"} and _FUTURE_DATE.search(sentence):
                     continue
                 asks.append(_Ask(slot, "", sentence, None))
     return asks
+
+
+# "I'll just confirm your address with the courier": the agent's own action, not a request. A verb the
+# customer is asked to do comes with "can you", "please", "need you to"… or opens the clause.
+_ADDRESSED = _rx(
+    r"""^[\s,;:(—–-]*(?:(?:can|could|would|will)\s+(?:you|u)|please|pls|kindly|mind|(?:need|want|like|ask|asking)\s+
+    you|need\s+to|if\s+you|be\s+able|happy|able|go\s+ahead|'d\s+like|would\s+like)\b"""
+)
+_AGENT_SUBJECT = _rx(
+    r"""\b(?:I|we|let\s+me|let\s+us|I'?ll|we'?ll|I'?m|we'?re|I'?ve|we'?ve)\b(?![^,;:]*\byou\b)[^,;:]*$"""
+)
+
+
+def _customer_asked_to_act(window: str) -> bool:
+    m = _VERB_LEAD.search(window)
+    if m is None:
+        return False
+    if _ADDRESSED.match(m.group(0)):
+        return True
+    return not _AGENT_SUBJECT.search(window[: m.start()])
 
 
 def _resolve_noun(slot: str, noun: str, before: str, sentence: str, is_question: bool) -> str | None:
@@ -617,9 +451,11 @@ def _resolve_noun(slot: str, noun: str, before: str, sentence: str, is_question:
         return None
     if slot == "account_id" and lowered in {"cuenta", "policy", "póliza", "poliza"} and not is_question:
         return None
+    if slot in {"date", "product"} and _FUTURE_DATE.search(sentence):
+        return None  # "which model would you like?", "what date suits you?": a choice, not a detail given
     if slot in {"date", "amount", "product"} and not is_question:
         # "Please send the receipt with the amount" is not a question about the amount.
-        return slot if _VERB_LEAD.search(before[-90:]) or _ES_LEAD.search(before[-90:]) else None
+        return slot if _customer_asked_to_act(before[-90:]) or _ES_LEAD.search(before[-90:]) else None
     return slot
 
 
@@ -760,7 +596,8 @@ _FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "refund",
         _rx(
-            r"""\brefund\w*|\breimburs\w*|\bmoney\s+back\b|\bpay\s+you\s+back\b|\breembols\w*|\babon\w*|
+            r"""\brefund\w*|\breimburs\w*|\bmoney\s+back\b|\bpay\s+you\s+back\b|\breembols\w*|
+            [$€£]\s?\d[\d.,]*\s+back\b|\d\s?(?:€|eur|euros|dollars)\s+back\b|
             \b(?:le|te|les)\s+(?:devolv|devuelv)\w*|\bdevolver(?:le|te|les)\b|\bdevolvemos\b|\bdevolveremos\b|
             \bdevolver\s+(?:el|la|los|las)\s+(?:dinero|importe|comisi|cargo|cobro|pago|gastos|\d)|
             \bdevoluci[oó]n\s+del?\s+(?:la\s+|los\s+|las\s+)?(?:dinero|importe|comisi[oó]n|cargo|cobro|pago|gastos|\d)"""
@@ -807,229 +644,42 @@ _FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 # Words too common to tie a draft to a promise on their own.
-_TOPIC_STOPWORDS = frozenset(
-    _fold(word)
-    for word in [
-        "will",
-        "with",
-        "your",
-        "have",
-        "been",
-        "this",
-        "that",
-        "they",
-        "them",
-        "their",
-        "there",
-        "here",
-        "from",
-        "into",
-        "about",
-        "within",
-        "business",
-        "working",
-        "days",
-        "hours",
-        "weeks",
-        "today",
-        "tomorrow",
-        "morning",
-        "evening",
-        "afternoon",
-        "week",
-        "next",
-        "time",
-        "soon",
-        "sure",
-        "also",
-        "just",
-        "only",
-        "able",
-        "going",
-        "make",
-        "take",
-        "takes",
-        "taking",
-        "should",
-        "would",
-        "could",
-        "cannot",
-        "unable",
-        "possible",
-        "promised",
-        "already",
-        "still",
-        "again",
-        "sorry",
-        "unfortunately",
-        "afraid",
-        "customer",
-        "please",
-        "thanks",
-        "order",
-        "item",
-        "card",
-        "account",
-        "sent",
-        "send",
-        "same",
-        "days",
-        "hours",
-        "minutes",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "earliest",
-        "latest",
-        "find",
-        "found",
-        "right",
-        "away",
-        "back",
-        "first",
-        "there",
-        "where",
-        "when",
-        "what",
-        "which",
-        "while",
-        "than",
-        "then",
-        "once",
-        "until",
-        "before",
-        "after",
-        "since",
-        "under",
-        "over",
-        "arrive",
-        "arrives",
-        "arrival",
-        "land",
-        "lands",
-        "show",
-        "shows",
-        "reach",
-        "reaches",
-        "appear",
-        "appears",
-        "available",
-        "done",
-        "need",
-        "needs",
-        "help",
-        "issue",
-        "problem",
-        "team",
-        "colleague",
-        "today",
-        "tonight",
-        "later",
-        "maybe",
-        "probably",
-        "really",
-        "fully",
-        "sometime",
-        "anything",
-        "everything",
-        "nothing",
-        "something",
-        "processed",
-        "process",
-        "processing",
-        "issued",
-        "apply",
-        "applied",
-        "added",
-        "promise",
-        "lunes",
-        "martes",
-        "miércoles",
-        "jueves",
-        "viernes",
-        "sábado",
-        "domingo",
-        "mañana",
-        "hoy",
-        "días",
-        "semana",
-        "semanas",
-        "horas",
-        "hábiles",
-        "laborables",
-        "tarde",
-        "pronto",
-        "cuenta",
-        "pedido",
-        "porque",
-        "para",
-        "como",
-        "pero",
-        "también",
-        "después",
-        "antes",
-        "luego",
-        "ahora",
-        "mismo",
-        "podemos",
-        "podremos",
-        "puede",
-        "pueden",
-        "vamos",
-        "tiene",
-        "tengo",
-        "hemos",
-        "ha",
-        "han",
-        "sido",
-        "será",
-        "están",
-        "estamos",
-        "usted",
-        "ustedes",
-        "según",
-        "contrato",
-        "tal",
-        "dijimos",
-        "caso",
-        "unos",
-        "unas",
-        "este",
-        "esta",
-        "esto",
-        "sobre",
-        "entre",
-        "hasta",
-        "desde",
-        "refund",
-        "refunds",
-        "refunded",
-        "credit",
-        "credits",
-        "call",
-        "calls",
-        "called",
-        "opened",
-        "open",
-        "marked",
-        "raised",
-        "logged",
-        "checked",
-        "escalated",
-        "flagged",
-        "looked",
-    ]
+_TOPIC_STOPWORDS = _wordset(
+    """
+    return returns returned returning policy apply applying aplicar aplicaremos aplicado devolución
+    will with your have been this that they them their there here from into about within business
+    working days hours weeks today tomorrow morning evening afternoon week next time soon sure also just
+    only able going make take takes taking should would could cannot unable possible promised already
+    still again sorry unfortunately afraid customer please thanks order item card account sent send same
+    days hours minutes monday tuesday wednesday thursday friday saturday sunday earliest latest find
+    found right away back first there where when what which while than then once until before after
+    since under over arrive arrives arrival land lands show shows reach reaches appear appears available
+    done need needs help issue problem team colleague today tonight later maybe probably really fully
+    sometime anything everything nothing something processed process processing issued apply applied
+    added promise lunes martes miércoles jueves viernes sábado domingo mañana hoy días semana semanas
+    horas hábiles laborables tarde pronto cuenta pedido porque para como pero también después antes
+    luego ahora mismo podemos podremos puede pueden vamos tiene tengo hemos ha han sido será están
+    estamos usted ustedes según contrato tal dijimos caso unos unas este esta esto sobre entre hasta
+    desde refund refunds refunded credit credits call calls called opened open marked raised logged
+    checked escalated flagged looked
+    """
 )
 
 
-def _topic_stems(text: str) -> set[str]:
-    cleaned = re.sub(
-        r"\b\w+['’]s\b", " ", text
-    )  # "the engineer's arrival window": the window, not the engineer
+# A phrase after a preposition says where or for what ("credited to your account", "en la próxima factura"),
+# not what was promised; it does not tie a draft to a promise that already names its kind.
+_PREPOSITIONAL = _rx(
+    r"""\b(?:to|for|on|in|at|from|of|into|onto|with|about|en|de|del|al|para|por|con|sobre)\s+
+    (?:(?:the|your|our|a|an|this|that|next|la|el|los|las|su|sus|un|una|tu|este|esta|pr[oó]xim[oa])\s+)*
+    [^\W\d_]+(?:\s+[^\W\d_]+)?"""
+)
+
+
+def _topic_stems(text: str, *, heads_only: bool = False) -> set[str]:
+    # "the engineer's arrival window": the window, not the engineer
+    cleaned = re.sub(r"\b\w+['’]s\b", " ", text)
+    if heads_only:
+        cleaned = _PREPOSITIONAL.sub(" ", cleaned)
     words = (_fold(w) for w in _WORD.findall(cleaned))
     return {w[:5] for w in words if len(w) >= 4 and w not in _TOPIC_STOPWORDS and w not in _STOPWORDS}
 
@@ -1086,7 +736,7 @@ _NOT_REFUSAL = _rx(
     miss|see|find|locate|tell|know|check|confirm|understand|mind|expect|want)\b"""
 )
 _REFUSED_STATE = _rx(
-    r"""\b(?:not|n't|no\s+longer)\s+(?:be\s+)?(?:possible|eligible|entitled|allowed|covered|refundable|available|
+    r"""(?:\bnot|n't|\bno\s+longer)\s+(?:be\s+)?(?:possible|eligible|entitled|allowed|covered|refundable|available|
     approved|going\s+ahead|happening)\b|\bnon-refundable\b|\bineligible\b|
     \bno\s+(?:refunds?|credits?|callbacks?|calls?|replacements?|compensation|courtesy|discounts?|vouchers?|visits?)\b|
     \bnothing\s+(?:we\s+can|to\s+refund|to\s+credit)"""
@@ -1094,12 +744,13 @@ _REFUSED_STATE = _rx(
 _REVOKED = _rx(
     r"""\b(?:cancel+ed|cancel+ing|declined|rejected|denied|removed|reversed|withdrawn|voided|revoked|clawed\s+back|
     taken\s+back|on\s+hold|denegad[oa]s?|rechazad[oa]s?|cancelad[oa]s?|anulad[oa]s?|retirad[oa]s?|revocad[oa]s?|
-    suspendid[oa]s?)\b"""
+    suspendid[oa]s?|(?:se\s+)?(?:cancela|anula|retira|suspende)|cancelamos|anulamos|retiramos|suspendemos|
+    queda\s+(?:cancelad|anulad)\w*)\b"""
 )
 _NOT_BEFORE = _rx(r"\b(?:not|n't|no|never|nunca)\s+(?:\w+\s+){0,2}$")
 _ES_REFUSAL = _rx(
     r"""\bno\s+(?:(?:le|te|les|se|lo|la|los|las|nos|me)\s+)*
-    (?:(?:podemos|podremos|puedo|podr[eé]|podr[ií]amos|podr[ií]a|vamos\s+a|va\s+a|voy\s+a|es\s+posible|
+    (?:(?:podemos|podremos|puedo|podr[eé]|podr[ií]amos|podr[ií]a|podr[aá]|puede|vamos\s+a|va\s+a|voy\s+a|es\s+posible|
         ser[aá]\s+posible|se\s+puede|procede|corresponde|hay|habr[aá]|aplica|aplicamos|ofrecemos|hacemos|
         realizamos|tramitamos|est[aá]\s+cubiert\w*|tiene\s+derecho|es\s+viable)\b
       | (?:reembols|devolv|devuelv|abon|llam|envi|mand|aplic|ofrec|tramit|cambi|repon|sustitu|entreg)\w*)"""
@@ -1128,30 +779,16 @@ _CONDITION = _rx(
     | \bpendiente\s+de\b | \bsujet[oa]\s+a\b | \brequiere\b
     | \b(?:tendr[aá]|tiene|deber[aá]|debe)\s+que\s+(?:primero\s+)?(?:devolver|enviar|presentar|mandar|aportar)\b
     | \bdeber[aá]?\s+(?:primero\s+)?(?:devolver|enviar|presentar|mandar|aportar)\b
-    | \bantes\s+de\s+(?:poder|que\s+podamos)\b"""
+    | \bantes\s+de\s+(?:poder|que\s+podamos)\b
+    | \bhasta\s+que\s+(?:nos\s+)?(?:devuelva|env[ií]e|mande|presente|recibamos|aporte)\b"""
 )
 _NEGATED_CONDITION = _rx(r"\b(?:don'?t|do\s+not|won'?t|no|doesn'?t|didn'?t|never)\s+(?:\w+\s+){0,2}$")
 _IF_CLAUSE = _rx(r"\b(?:if|si|once|when|cuando|una\s+vez\s+que)\b[^,;]*")
-_CONDITION_WORDS = frozenset(
-    [
-        "return",
-        "returned",
-        "send",
-        "receipt",
-        "photo",
-        "photos",
-        "proof",
-        "approval",
-        "review",
-        "devuelve",
-        "devolver",
-        "reclamación",
-        "escrito",
-        "foto",
-        "fotos",
-        "recibo",
-        "factura",
-    ]
+_CONDITION_WORDS = _wordset(
+    """
+    return returned send receipt photo photos proof approval review devuelve devolver reclamación
+    escrito foto fotos recibo factura
+    """
 )
 
 # Time said about the past is not a deadline ("two weeks ago", "since yesterday").
@@ -1245,15 +882,30 @@ def _commitment_at(commitment: dict[str, Any], turns: _Turns, now: str) -> str:
     return str(at) if at else now
 
 
-def _aspects(commitment: dict[str, Any], at: str) -> list[_Aspect]:
-    text = str(commitment.get("text") or "")
+def _aspects(commitment: dict[str, Any], at: str) -> tuple[_Aspect, ...]:
+    amount = commitment.get("amount")
+    return _aspects_of(
+        str(commitment.get("text") or ""),
+        at,
+        str(commitment.get("due") or ""),
+        "" if amount in (None, "") else str(amount),
+        str(commitment.get("currency") or ""),
+        str(commitment.get("kind") or ""),
+    )
+
+
+# A package's commitments are the same on every keystroke: parse each once per (text, time, fields).
+@lru_cache(maxsize=4096)
+def _aspects_of(
+    text: str, at: str, due_field: str, amount_field: str, currency: str, kind: str
+) -> tuple[_Aspect, ...]:
     clauses = [c for s in commitment_rules.split_sentences(text) for c in commitment_rules.split_clauses(s)]
     aspects: list[_Aspect] = []
     previous_families: frozenset[str] = frozenset()
     previous_stems: frozenset[str] = frozenset()
     for clause in clauses or [text]:
         families = _families(clause) or previous_families
-        stems = frozenset(_topic_stems(clause)) or previous_stems
+        stems = frozenset(_topic_stems(clause, heads_only=bool(families))) or previous_stems
         due, _ = _deadline(clause, at)
         aspects.append(
             _Aspect(
@@ -1268,25 +920,27 @@ def _aspects(commitment: dict[str, Any], at: str) -> list[_Aspect]:
             )
         )
         previous_families, previous_stems = families, stems
-    if not aspects:
-        return aspects
     # A posted commitment may carry its due date and amount only as fields.
-    if all(a.due is None for a in aspects) and commitment.get("due"):
-        due = _as_moment(str(commitment["due"]))
+    if all(a.due is None for a in aspects) and due_field:
+        due = _as_moment(due_field)
         aspects = [_replace(a, due=due) for a in aspects]
-    if not any(a.money for a in aspects) and commitment.get("amount") not in (None, ""):
+    if not any(a.money for a in aspects) and amount_field:
+        money: tuple[tuple[float, str], ...]
         try:
-            amount = float(str(commitment["amount"]))
+            money = ((float(amount_field), currency),)
         except ValueError:
-            amount = None
-        if amount is not None:
-            money = ((amount, str(commitment.get("currency") or "")),)
-            aspects = [_replace(a, money=money) for a in aspects]
-    kind = str(commitment.get("kind") or "")
+            money = ()
+        aspects = [_replace(a, money=money) for a in aspects]
     family = {"follow_up": "contact"}.get(kind, kind)
     if family in dict(_FAMILIES) and not any(a.families for a in aspects):
         aspects = [_replace(a, families=frozenset({family})) for a in aspects]
-    return aspects
+    return tuple(aspects)
+
+
+@lru_cache(maxsize=4096)
+def _topics_of(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Everything a commitment could be about, to skip the ones a draft cannot touch."""
+    return _families(text), frozenset(_topic_stems(text))
 
 
 def _replace(aspect: _Aspect, **changes: Any) -> _Aspect:
@@ -1295,18 +949,60 @@ def _replace(aspect: _Aspect, **changes: Any) -> _Aspect:
 
 
 @dataclass(frozen=True)
+class _Piece:
+    """A stretch of a clause that may carry its own time bound, and what it is about."""
+
+    families: frozenset[str]
+    stems: frozenset[str]
+    durations: frozenset[tuple[int, str]]
+    said: datetime | None
+    date_only: bool
+
+
+@dataclass(frozen=True)
 class _Clause:
+    """What one clause of the draft says, worked out once whatever the number of commitments."""
+
     text: str
     families: frozenset[str]
     stems: frozenset[str]
     main: str  # the clause without an "if …" subordinate (what it asserts)
+    main_families: frozenset[str]
+    main_stems: frozenset[str]
     conditions: str  # where a condition on it may be stated: itself, and a clause it follows with "then"
+    refuses: bool
+    has_condition: bool
+    money: tuple[tuple[float, str], ...]
+    percents: tuple[float, ...]
+    additional: bool
+    pieces: tuple[_Piece, ...]
 
 
 _THEN = _rx(r"^\s*(?:and\s+|y\s+)?(?:then|so|after\s+that|luego|despu[eé]s|entonces)\b")
+# Where one time bound may end and another begin inside a clause ("we'll call you tomorrow and the refund
+# lands in 2 business days").
+_TIME_PIECES = _rx(r",|;|\band\b|\by\b|\bbut\b|\bpero\b|\bwhile\b|\bmientras\b")
 
 
-def _draft_clauses(text: str) -> list[_Clause]:
+def _pieces(main: str, now: str) -> tuple[_Piece, ...]:
+    pieces: list[_Piece] = []
+    for piece in _TIME_PIECES.split(main):
+        said, date_only = _deadline(piece, now)
+        if said is None:
+            continue
+        pieces.append(
+            _Piece(
+                _families(piece),
+                frozenset(_topic_stems(piece)),
+                frozenset(_duration_keys(piece)),
+                said,
+                date_only,
+            )
+        )
+    return tuple(pieces)
+
+
+def _draft_clauses(text: str, now: str) -> list[_Clause]:
     clauses: list[_Clause] = []
     previous: _Clause | None = None
     for sentence in commitment_rules.split_sentences(text):
@@ -1318,7 +1014,22 @@ def _draft_clauses(text: str) -> list[_Clause]:
             if not families and not stems and previous is not None:
                 families, stems = previous.families, previous.stems  # "It will take 10 days."
             conditions = f"{previous.text} {raw}" if previous is not None and _THEN.match(raw) else raw
-            clause = _Clause(raw, families, stems, _IF_CLAUSE.sub(" ", raw), conditions)
+            main = _IF_CLAUSE.sub(" ", raw)
+            clause = _Clause(
+                text=raw,
+                families=families,
+                stems=stems,
+                main=main,
+                main_families=_families(main),
+                main_stems=frozenset(_topic_stems(main)),
+                conditions=conditions,
+                refuses=_refuses(main),
+                has_condition=bool(_CONDITION.search(conditions)),
+                money=tuple(_money(raw)),
+                percents=tuple(_percents(raw)),
+                additional=bool(_ADDITIONAL.search(raw)),
+                pieces=_pieces(main, now),
+            )
             clauses.append(clause)
             previous = clause
     return clauses
@@ -1328,8 +1039,7 @@ def _related(clause: _Clause, aspect: _Aspect) -> bool:
     return bool(clause.families & aspect.families or clause.stems & aspect.stems)
 
 
-def _refuses(clause: _Clause) -> bool:
-    text = clause.main
+def _refuses(text: str) -> bool:
     for m in _NEGATION.finditer(text):
         # "can't refund", "won't be able to call"; not "don't worry", "can't see the refund yet".
         after = text[m.end() : m.end() + 30]
@@ -1345,6 +1055,8 @@ def _refuses(clause: _Clause) -> bool:
 
 
 def _conditions(clause: _Clause, aspect: _Aspect, commitment_text: str) -> bool:
+    if not clause.has_condition:
+        return False
     text = clause.conditions
     for m in _CONDITION.finditer(text):
         if _NEGATED_CONDITION.search(text[: m.start()]):
@@ -1355,11 +1067,8 @@ def _conditions(clause: _Clause, aspect: _Aspect, commitment_text: str) -> bool:
         if condition_words and condition_words & _stems(commitment_text):
             continue  # the promise already had this condition
         # "If you don't see the refund by Friday, …": the topic sits inside the condition itself.
-        if m.group(0).lower().startswith(("if", "si ")) and not _related(
-            _Clause(
-                clause.main, _families(clause.main), frozenset(_topic_stems(clause.main)), clause.main, ""
-            ),
-            aspect,
+        if m.group(0).lower().startswith(("if", "si ")) and not (
+            clause.main_families & aspect.families or clause.main_stems & aspect.stems
         ):
             continue
         return True
@@ -1367,18 +1076,16 @@ def _conditions(clause: _Clause, aspect: _Aspect, commitment_text: str) -> bool:
 
 
 def _different_amount(clause: _Clause, aspect: _Aspect) -> str | None:
-    said = _money(clause.text)
-    if said and aspect.money:
+    if clause.additional:
+        return None  # "a further $15 credit": another benefit, not a different amount for this one
+    if clause.money and aspect.money:
         promised = {round(v, 2) for v, _ in aspect.money}
         currencies = {c for _, c in aspect.money if c}
-        comparable = [(v, c) for v, c in said if not c or not currencies or c in currencies]
+        comparable = [(v, c) for v, c in clause.money if not c or not currencies or c in currencies]
         if comparable and not any(round(v, 2) in promised for v, _ in comparable):
-            if _ADDITIONAL.search(clause.text):
-                return None
             return _fmt_money(comparable[0])
-    said_pct = _percents(clause.text)
-    if said_pct and aspect.percents and not set(said_pct) & set(aspect.percents):
-        return None if _ADDITIONAL.search(clause.text) else f"{said_pct[0]:g}%"
+    if clause.percents and aspect.percents and not set(clause.percents) & set(aspect.percents):
+        return f"{clause.percents[0]:g}%"
     return None
 
 
@@ -1389,21 +1096,30 @@ def _fmt_money(money: tuple[float, str]) -> str:
     return f"{symbol}{number}" if symbol else number
 
 
-def _later(clause: _Clause, aspect: _Aspect, now: str) -> bool:
+def _later(clause: _Clause, aspect: _Aspect) -> bool:
+    """Whether the clause gives a later time than promised (or another day for an appointment)."""
     if aspect.due is None:
         return False
-    if aspect.durations and _duration_keys(clause.main) & aspect.durations:
-        return False  # the same "within 3 business days", restated
-    said, date_only = _deadline(clause.main, now)
-    if said is None:
-        return False
+    for piece in clause.pieces:
+        if (piece.families or piece.stems) and not (
+            piece.families & aspect.families or piece.stems & aspect.stems
+        ):
+            continue  # this time belongs to something else named beside it
+        if aspect.durations and piece.durations & aspect.durations:
+            continue  # the same "within 3 business days", restated
+        if piece.said is not None and _after(piece.said, piece.date_only, aspect):
+            return True
+    return False
+
+
+def _after(said: datetime, date_only: bool, aspect: _Aspect) -> bool:
     promised = aspect.due
-    if date_only or (promised.hour == 23 and promised.minute == 59):
-        if aspect.exact:
-            return said.date() != promised.date()
-        return said.date() > promised.date()
+    if promised is None:
+        return False
     if aspect.exact:
         return said.date() != promised.date()
+    if date_only or (promised.hour == 23 and promised.minute == 59):
+        return said.date() > promised.date()
     return said > promised + timedelta(minutes=30)
 
 
@@ -1420,14 +1136,20 @@ def _contradictions(text: str, package: dict[str, Any], turns: _Turns, now: str)
     commitments = [c for c in package.get("commitments") or [] if _open(c)]
     if not commitments:
         return []
-    clauses = _draft_clauses(text)
+    clauses = _draft_clauses(text, now)
     if not clauses:
         return []
+    draft_families = frozenset().union(*(c.families for c in clauses))
+    draft_stems = frozenset().union(*(c.stems for c in clauses))
     warnings: list[Warning_] = []
     for commitment in commitments:
         commitment_text = str(commitment.get("text") or "")
+        families, stems = _topics_of(commitment_text)
+        kind = str(commitment.get("kind") or "")
+        if not (families & draft_families or stems & draft_stems or {kind, "contact"} & draft_families):
+            continue
         aspects = _aspects(commitment, _commitment_at(commitment, turns, now))
-        reason = _first_reason(clauses, aspects, commitment_text, now)
+        reason = _first_reason(clauses, aspects, commitment_text)
         if reason is None:
             continue
         seq = commitment.get("seq")
@@ -1446,15 +1168,13 @@ def _contradictions(text: str, package: dict[str, Any], turns: _Turns, now: str)
     return warnings
 
 
-def _first_reason(
-    clauses: list[_Clause], aspects: list[_Aspect], commitment_text: str, now: str
-) -> str | None:
+def _first_reason(clauses: list[_Clause], aspects: tuple[_Aspect, ...], commitment_text: str) -> str | None:
     """Why the draft conflicts with this commitment (the start of the message), or None."""
     for clause in clauses:
         for aspect in aspects:
             if not _related(clause, aspect):
                 continue
-            if _refuses(clause):
+            if clause.refuses:
                 return "This refuses or withdraws what"
             if _conditions(clause, aspect, commitment_text):
                 return "This adds a condition to what"
@@ -1462,7 +1182,7 @@ def _first_reason(
             if amount:
                 promised = _fmt_money(aspect.money[0]) if aspect.money else f"{aspect.percents[0]:g}%"
                 return f"This says {amount}, but {promised} is what"
-            if _later(clause, aspect, now):
+            if _later(clause, aspect):
                 kind = "a different day" if aspect.exact else "a later time"
                 return f"This gives {kind} than what"
     return None

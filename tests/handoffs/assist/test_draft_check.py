@@ -189,6 +189,36 @@ REPEATS_EN = [
     ("Where should we ship the replacement?", "address"),
     ("Can you re-send the tracking number?", "tracking_number"),
     ("What's your zip code?", "address"),
+    ("Just to double check, what's the email on file?", "email"),
+    ("Could you please re-confirm your delivery address for me?", "address"),
+    ("Can you pop your order number in here?", "order_number"),
+    ("Mind giving me that order number again?", "order_number"),
+    ("What was the tracking number again?", "tracking_number"),
+    ("Would you be able to provide your phone number?", "phone"),
+    ("I just need your email address to pull up the account.", "email"),
+    ("First, can I grab your order number?", "order_number"),
+    ("Can you confirm which email address you used?", "email"),
+    ("What's the address you want it delivered to?", "address"),
+    ("Could you let me know the order number?", "order_number"),
+    ("Please share the tracking ID.", "tracking_number"),
+    ("What number can we reach you on?", "phone"),
+    ("Can I ask for your phone number?", "phone"),
+    ("Have you got the order number to hand?", "order_number"),
+    ("Could you provide the email associated with your account?", "email"),
+    ("Can you verify the phone number on the account?", "phone"),
+    ("What's the name on the account?", "name"),
+    ("Please confirm the shipping address.", "address"),
+    ("And the order number was?", "order_number"),
+    ("Could you spell out your email?", "email"),
+    ("Send over your tracking number and I'll chase the courier.", "tracking_number"),
+    ("Kindly provide your order reference.", "order_number"),
+    ("Can you DM me your phone number?", "phone"),
+    ("I'd like to confirm your email address.", "email"),
+    ("Could I trouble you for your order number?", "order_number"),
+    ("What was the amount you were charged?", "amount"),
+    ("Please confirm your address and I'll book the pickup.", "address"),
+    ("I'll need you to confirm your email.", "email"),
+    ("I just need to verify your email address.", "email"),
 ]
 
 REPEATS_ES = [
@@ -206,6 +236,16 @@ REPEATS_ES = [
     ("¿Cuánto le cobraron?", "amount"),
     ("¿Me pasa su dirección de correo electrónico?", "email"),
     ("¿Cuál es el número de su pedido?", "order_number"),
+    ("¿Cuál es tu número de teléfono?", "phone"),
+    ("Indíqueme el número de pedido, por favor.", "order_number"),
+    ("¿Sería tan amable de confirmarme su dirección?", "address"),
+    ("Para verificar su identidad, ¿me da su correo electrónico?", "email"),
+    ("¿Su número de pedido, por favor?", "order_number"),
+    ("Necesitaría que me confirme su teléfono.", "phone"),
+    ("¿A qué correo le enviamos la factura?", "email"),
+    ("¿Podría decirme cuál es su dirección?", "address"),
+    ("Compártame su email, por favor.", "email"),
+    ("¿Me vuelve a dar el número de pedido?", "order_number"),
 ]
 
 NOT_REPEATS_EN = [
@@ -233,6 +273,25 @@ NOT_REPEATS_EN = [
     "Your tracking number is 1Z999AA10123456784, and the parcel is at the depot.",
     "Did you get our email?",
     "Which email should the receipt go to: dana@example.com?",
+    "Thanks for confirming your email.",
+    "I've sent the code to your phone.",
+    "Your tracking number shows the parcel in Madrid.",
+    "We'll deliver to the address you gave us.",
+    "I've noted your phone number.",
+    "Could you confirm whether the package arrived?",
+    "Can you confirm the order arrived damaged?",
+    "Please confirm you received the email.",
+    "Do you have a photo of the damage?",
+    "Could you check the tracking link I sent?",
+    "Is there anything else about your order?",
+    "Which model would you like as a replacement?",
+    "Is there another email we can use?",
+    "I'll just confirm your address with the courier.",
+    "We will also send your tracking number by email.",
+    "Let me just verify your email on our side.",
+    "I can then share your order number with the warehouse.",
+    "I'll check and confirm your address with the depot.",
+    "I'm going to pass your phone number to the supervisor.",
 ]
 
 NOT_REPEATS_ES = [
@@ -246,6 +305,9 @@ NOT_REPEATS_ES = [
     "¿Me confirma que su correo es lucia.gomez@correo.es?",
     "¿Cuál es su fecha de nacimiento?",  # never given
     "¿Qué día le viene bien para la visita?",
+    "Le confirmo su dirección por correo.",
+    "Voy a pasar su teléfono al gestor.",
+    "Le enviaré el número de seguimiento por correo.",
 ]
 
 
@@ -331,6 +393,19 @@ CONTRADICTIONS_EN = [
     ("Your refund needs a manager's approval first.", REFUND),
     ("Unfortunately I'm unable to issue that refund.", REFUND),
     ("I can only refund $99.99 because the box was damaged.", REFUND),
+    ("Refunds take 5 to 7 working days.", REFUND),
+    ("You should see the money back in about two weeks.", REFUND),
+    ("The refund will only be issued after we inspect the shoes.", REFUND),
+    ("Once you return the shoes, we'll process the refund.", REFUND),
+    ("Unfortunately the supervisor is off this week, so they'll call you on Monday.", CALLBACK),
+    ("The refund was declined by the bank.", REFUND),
+    ("I can offer you $80 back.", REFUND),
+    ("We can't give you a refund until the shoes are back with us.", REFUND),
+    ("Your refund is subject to inspection.", REFUND),
+    ("I'm sorry, a refund isn't possible.", REFUND),
+    ("Refunds aren't available for this item.", REFUND),
+    ("The refund is confirmed; the supervisor can't call you this week, though.", CALLBACK),
+    ("Our returns policy says refunds can take up to 30 days, but yours is already processed.", REFUND),
 ]
 
 CONTRADICTIONS_ES = [
@@ -343,6 +418,11 @@ CONTRADICTIONS_ES = [
     ("La devolución de la comisión ha sido rechazada.", ES_REFUND_CALL),
     ("Le llamaremos la semana que viene.", ES_REFUND_CALL),
     ("Lamentablemente no es posible aplicar el descuento.", ES_DISCOUNT),
+    ("El reembolso no se podrá hacer hasta que nos devuelva el producto.", ES_REFUND_CALL),
+    ("Tendrá que esperar 15 días para el reembolso.", ES_REFUND_CALL),
+    ("Le devolvemos solo 20 €.", ES_REFUND_CALL),
+    ("No es posible llamarle mañana.", ES_REFUND_CALL),
+    ("La llamada de mañana se cancela, le escribiremos por correo.", ES_REFUND_CALL),
 ]
 
 NOT_CONTRADICTIONS_EN = [
@@ -364,6 +444,25 @@ NOT_CONTRADICTIONS_EN = [
     "Good news: the $129.99 refund was approved and it is on its way to your card.",
     "You can call us any time if you have questions.",
     "The label is in your inbox now.",
+    "Your refund of $129.99 is being processed and will be with you by Thursday.",
+    "As promised, the supervisor will call you before Friday.",
+    "I can't wait to get this sorted for you; your refund is confirmed.",
+    "I won't keep you waiting: the refund is done.",
+    "Don't hesitate to contact us if the refund doesn't arrive.",
+    "You won't need to do anything else for the refund.",
+    "There's no need to send the shoes back for the refund.",
+    "Your refund of $129.99 will be credited to your card in 2-3 business days.",
+    "The supervisor will call you by Friday, and the refund will reach your card within 3 business days.",
+    "I'll email you the label now, and the replacement pair ships in 5 days.",
+    "Your new card will arrive in 7-10 days.",
+    "The return label will be in your inbox in 30 minutes.",
+    "We've refunded the $129.99, and your $10 credit stays.",
+    "Your refund of $129.99 includes the $5.99 shipping.",
+    "Your refund was processed on November 20.",
+    "The refund was issued last week and should arrive any day now.",
+    "Sorry for the wait. I'm escalating this to the warehouse team today.",
+    "We can't ship to PO boxes, so the replacement will go to your home address.",
+    "I understand you're frustrated; we can't undo the late delivery, but the refund is on its way.",
 ]
 
 NOT_CONTRADICTIONS_ES = [
@@ -375,6 +474,13 @@ NOT_CONTRADICTIONS_ES = [
     "No hace falta que envíe nada, el reembolso está en marcha.",
     "Le enviamos también un cupón adicional de 5 €.",
     "No podemos cambiar la dirección de entrega, pero el reembolso sigue en marcha.",
+    "No dude en escribirnos si no recibe el reembolso.",
+    "Le llamaremos mañana sin falta.",
+    "Le llamaremos mañana y el reembolso llegará en 2 días hábiles.",
+    "Le enviaremos la factura corregida en 10 días.",
+    "Le hemos aplicado un descuento del 20 % y un abono de 10 €.",
+    "Lo siento, el envío va con retraso, pero no se preocupe por el reembolso.",
+    "No podemos cambiar la fecha de la factura.",
 ]
 
 
@@ -475,55 +581,62 @@ def test_the_service_uses_the_engine() -> None:
     assert draft_check(context={}, text="What's the order number?") == []
 
 
+_PROMISES = [
+    ("I'll send you an update on {order} within 2 hours.", "follow_up"),
+    ("We'll refund ${n}.00 for {order} within 5 business days.", "refund"),
+    ("A specialist will call you about {order} tomorrow.", "callback"),
+    ("I've added a ${n} credit for {order}.", "credit"),
+    ("We'll ship a replacement for {order} by Friday.", "replacement"),
+]
+
+
 def _long_package(turns: int = 200) -> dict:
     """A 200-turn conversation: many details given and many promises made."""
     package = copy.deepcopy(EN)
     for seq in range(8, turns + 1):
         role = "customer" if seq % 2 else "bot"
-        package["transcript"].append(
-            {
-                "seq": seq,
-                "role": role,
-                "text": f"Turn {seq}: still waiting on order KX-{seq:05d}.",
-                "at": MONDAY.format(0),
-            }
-        )
+        order = f"KX-{seq:05d}"
+        text = f"Turn {seq}: still waiting on order {order}."
         if role == "customer" and seq % 10 == 1:
-            package["information_provided"].append(
-                {"slot": "order_number", "value": f"KX-{seq:05d}", "seq": seq}
-            )
-        if role == "bot" and seq % 20 == 0:
+            package["information_provided"].append({"slot": "order_number", "value": order, "seq": seq})
+        if role == "bot" and seq % 10 == 0:
+            template, kind = _PROMISES[(seq // 10) % len(_PROMISES)]
+            text = template.format(order=order, n=seq)
             package["commitments"].append(
-                {
-                    "text": f"I'll send you an update on KX-{seq:05d} within 2 hours.",
-                    "kind": "follow_up",
-                    "due": None,
-                    "seq": seq,
-                    "source": "detected",
-                    "status": "open",
-                }
+                {"text": text, "kind": kind, "due": None, "seq": seq, "source": "detected", "status": "open"}
             )
+        package["transcript"].append({"seq": seq, "role": role, "text": text, "at": MONDAY.format(seq % 60)})
     return package
 
 
 def test_it_is_fast_enough_to_run_as_the_agent_types() -> None:
     package = _long_package()
+    assert len(package["transcript"]) == 200 and len(package["commitments"]) > 20
     drafts = [
         "Hi Dana, could you confirm the order number and your email for me?",
         "I'm sorry, we can only refund $50, and it will take 10 business days to reach your card.",
         "I've processed your refund of $129.99 and a supervisor will call you by Friday as promised.",
         "Lo siento, ¿me puede dar su número de pedido? No podemos reembolsar la comisión.",
+        "We can't send the replacement until next month, and the credit will be removed.",
     ]
+    # The first check of a package parses its commitments; the checks while the agent types reuse that.
+    start = time.perf_counter()
+    for text in drafts:
+        check_draft(package=package, text=text)
+    first = (time.perf_counter() - start) * 1000 / len(drafts)
     timings = []
-    for _ in range(25):
+    for _ in range(40):
         for text in drafts:
             start = time.perf_counter()
             check_draft(package=package, text=text)
             timings.append((time.perf_counter() - start) * 1000)
     timings.sort()
     p50, p95 = statistics.median(timings), timings[int(len(timings) * 0.95)]
-    print(f"\ndraft check on a 200-turn package: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
-    assert p95 < 25  # aim: well under 5 ms; the bound leaves room for slow CI machines
+    print(f"\ndraft check, 200-turn package: first {first:.2f} ms, then p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+    # Aim: well under 5 ms. p95 on a shared test machine is mostly scheduling noise; its bound only
+    # catches a pathological regression (a regex that backtracks, a scan of the whole transcript).
+    assert p50 < 5
+    assert p95 < 50
 
 
 # --- the shared fixtures' drafts -------------------------------------------------------------------------
