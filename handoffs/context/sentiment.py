@@ -132,6 +132,7 @@ _ENGLISH_CUES: tuple[tuple[re.Pattern[str], float], ...] = tuple(
             -0.3,
         ),
         (r"\b(?:won'?t|doesn'?t|didn'?t|can'?t|isn'?t|aren'?t)\s+even\b", -0.25),
+        (r"\banother\s+(?:delay|excuse|week|day|month|email|call|form|reset|technician|engineer)\b", -0.25),
         (
             r"\b(?:can'?t|cannot|couldn'?t)\s+(?:possibly\s+)?be\s+right\b|\bthat'?s\s+not\s+(?:right|true)\b",
             -0.3,
@@ -424,19 +425,22 @@ _SARCASM = re.compile(
     r"| \byeah,?\s+right\b|\bwhat\s+a\s+(?:surprise|shock)\b|\bhow\s+(?:convenient|surprising)\b"
     r"| \blove\s+that\s+for\s+me\b|\b(?:that|this)\s+(?:fixes|solves|changes)\s+everything\b"
     r"| \bof\s+course\s+(?:it|you|they)\s+(?:did|does|do|is|are|was|were|has|have|can'?t|won'?t|didn'?t)\b"
-    r"| \bqu[eé]\s+(?:sorpresa|casualidad)\b|\bel\s+colmo\b|\bwow[.,!]*\s+just\s+wow\b",
+    r"| \bqu[eé]\s+(?:sorpresa|casualidad)\b|\bwow[.,!]*\s+just\s+wow\b|\bI\s+love\s+how\b"
+    r"| \bsure,?\s+sure\b|\bsure\s+you\s+(?:will|do|are|did|can)\b"
+    r"| [\"“‘'](?:help|helpful|service|support|solution|assistance|priority|ayuda|soluci[oó]n|servicio)[\"”’']",
     re.IGNORECASE | re.VERBOSE,
 )
 # ...and praise that is sarcastic unless the turn also thanks or reports a fix ("just what I needed!").
 _SARCASM_UNLESS_GRATEFUL = re.compile(
-    r"\b(?:just|exactly)\s+what\s+I\s+(?:needed|need|wanted)\b|\bjusto\s+lo\s+que\s+necesitaba\b"
-    r"| \bthanks\s+a\s+(?:lot|bunch|million)\s*[.,]*\s*(?:$|really|very|so)\b",
+    r"\b(?:just|exactly)\s+what\s+I\s+(?:needed|need|wanted)\b|\bjusto\s+lo\s+que\s+necesitaba\b",
     re.IGNORECASE | re.VERBOSE,
 )
 # A turn that opens with praise and goes on with bad news ("Great. Now I'll miss the wedding.").
 _PRAISE_OPENING = re.compile(
     r"^\W*(?:(?:oh|wow|well|ah|vaya|pues)\W+)?(?:great|perfect|wonderful|fantastic|brilliant|lovely|awesome|"
-    r"marvell?ous|super|genial|perfecto|estupendo|fant[aá]stico|maravilloso|qu[eé]\s+bien|de\s+maravilla)\W+",
+    r"marvell?ous|super|excellent|amazing|fabulous|terrific|splendid|nice|cool|genial|perfecto|estupendo|"
+    r"fant[aá]stico|maravilloso|fenomenal|excelente|bravo|de\s+lujo|muy\s+bien|qu[eé]\s+(?:bien|maravilla)|"
+    r"de\s+maravilla)\W+",
     re.IGNORECASE,
 )
 _GRATEFUL = re.compile(
@@ -598,13 +602,14 @@ def _sarcasm(text: str, spanish: bool) -> float | None:
         if rest.strip():
             rest_score = _score_part(rest, spanish)
             # "Great, now I have to start again", "genial, otra semana sin luz": more of the problem.
+            # ("Nice, now I can log in!" is neither.)
             if rest_score <= -0.1 or (rest_score <= 0.05 and _MORE_OF_IT.match(rest)):
                 return min(_SARCASM_SCORE, rest_score - 0.2)
     return None
 
 
 _MORE_OF_IT = re.compile(
-    r"(?:(?:and|so)\s+)?(?:now|another|more|again|yet\s+another|otra|otro|m[aá]s|ahora|encima|y\s+ahora)\b",
+    r"(?:(?:and|so|now)\s+)?(?:another|more|again|yet\s+another|otra|otro|m[aá]s|encima)\b",
     re.IGNORECASE,
 )
 
