@@ -529,8 +529,8 @@ def _evidence_for(ask: _Ask, provided: list[dict[str, Any]], turns: _Turns) -> d
             continue
         if slot == "account_id" and ask.family:
             family = _id_family(str(item.get("value", ""))) or _id_family(_context_of(source, item))
-            if family and family != ask.family and not (family == "account" and ask.family == "account"):
-                continue
+            if family and family != ask.family:
+                continue  # asked for a policy number; the customer gave a claim number
         return item
     return None
 
@@ -542,17 +542,17 @@ def _context_of(source: str, item: dict[str, Any]) -> str:
 
 
 _LABELS = {
-    "order_number": "order number",
-    "email": "email address",
-    "phone": "phone number",
-    "account_id": "account or reference number",
-    "tracking_number": "tracking number",
-    "request_id": "ticket or case number",
-    "name": "name",
-    "address": "address",
-    "amount": "amount",
-    "date": "date",
-    "product": "product",
+    "order_number": "their order number",
+    "email": "their email address",
+    "phone": "their phone number",
+    "account_id": "their account or reference number",
+    "tracking_number": "the tracking number",
+    "request_id": "the ticket or case number",
+    "name": "their name",
+    "address": "their address",
+    "amount": "the amount",
+    "date": "the date",
+    "product": "the product",
 }
 
 
@@ -574,12 +574,12 @@ def _repeat_questions(text: str, package: dict[str, Any], turns: _Turns) -> list
             if key in seen:
                 continue
             seen.add(key)
-            label = _LABELS.get(slot, slot.replace("_", " "))
+            label = _LABELS.get(slot, "the " + slot.replace("_", " "))
             warnings.append(
                 {
                     "kind": "repeat_question",
                     "message": (
-                        f"The customer already gave their {label} ({item['value']}) in turn {item.get('seq')}; "
+                        f"The customer already gave {label} ({item['value']}) in turn {item.get('seq')}; "
                         "asking for it again makes them repeat themselves."
                     ),
                     "evidence": {"slot": slot, "value": item["value"], "seq": item.get("seq")},
