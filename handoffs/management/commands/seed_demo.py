@@ -1,4 +1,5 @@
-"""Demo data for ``make demo``: teams, agents with printed passwords, a supervisor and a bot.
+"""Demo data for ``make demo``: teams, agents with printed passwords, a supervisor, a bot and the
+knowledge-base articles in handoffs/demo/kb.
 
 Idempotent: a second run keeps the data and gives the demo people fresh passwords, printed again.
 """
@@ -13,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from handoffs.knowledge import kb_import
 from handoffs.models import Bot
 from handoffs.services.agents import agent_create
 from handoffs.services.bots import bot_create, bot_rotate_secret, team_get_or_create
@@ -27,6 +29,7 @@ PEOPLE = [
     ("morgan", "Morgan Blake", "Support", [], ["en"], True),
 ]
 BOT_NAME = "Demo assistant"
+DEMO_KB = Path(__file__).resolve().parents[2] / "demo" / "kb"
 
 
 class Command(BaseCommand):
@@ -69,6 +72,8 @@ class Command(BaseCommand):
         credentials = Path(settings.BASE_DIR) / ".demo-bot.json"
         credentials.write_text(json.dumps({"bot_id": bot.bot_id, "secret": secret}))
         credentials.chmod(0o600)
+        kb = kb_import(DEMO_KB)
         self.stdout.write("\nDemo people (username, password, role, team):")
         self.stdout.write("\n".join(lines))
-        self.stdout.write(f"\nDemo bot: {bot.bot_id}  (secret in {credentials.name})\n")
+        self.stdout.write(f"\nDemo bot: {bot.bot_id}  (secret in {credentials.name})")
+        self.stdout.write(f"Knowledge base: {kb.total} demo articles ({len(kb.created)} new)\n")
