@@ -92,7 +92,7 @@ class QueueSocket(AgentSocket):
 
     async def warmline_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
-        html = render.queue_event(event, username=self.username)
+        html = render.queue_event(event, username=self.username, languages=self.profile.languages)
         if html:
             await self.send(text_data=html)
 

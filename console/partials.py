@@ -5,7 +5,7 @@ the same partials inside whole pages. No HTML is built here, only chosen.
 """
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -42,17 +42,32 @@ def _row(item: dict[str, Any]) -> dict[str, Any]:
     return item | {"queued_at_dt": _when(item["queued_at"])}
 
 
+def _language_first(item: dict[str, Any], languages: list[str]) -> bool:
+    language = (item.get("language") or "").split("-")[0].lower()
+    if not language or language == "en" or language in {lang.split("-")[0].lower() for lang in languages}:
+        return False
+    queued_at = _when(item["queued_at"])
+    return queued_at is not None and timezone.now() - queued_at < timedelta(
+        seconds=selectors.LANGUAGE_FIRST_SECONDS
+    )
+
+
 def queue_resync(profile: AgentProfile) -> str:
     """The whole queue list, replacing whatever a (re)connecting browser shows."""
     return render_to_string(f"{QUEUE}#queue-list", queue_context(profile) | {"oob": True})
 
 
-def queue_event(event: dict[str, Any], *, username: str) -> str:
+def queue_event(event: dict[str, Any], *, username: str, languages: list[str]) -> str:
     """A team-queue event as a frame: a new row, or a row leaving the queue."""
     if event["type"] == "handoff.queued":
         item = event["item"]
         if item.get("reserved_for") not in (None, username):
             return ""  # a transfer reserved for a colleague
+        if item.get("offered_to") not in (None, username):
+            # offered to a colleague right now: not in this queue (a row shown before the offer leaves)
+            return render_to_string(f"{QUEUE}#queue-row-gone", {"handoff_id": event["handoff_id"]})
+        if _language_first(item, languages):
+            return ""  # announced again to everyone when the language-first window ends
         return render_to_string(f"{QUEUE}#queue-row-oob", {"item": _row(item)})
     if (
         event["type"] in ("handoff.updated", "handoff.removed")

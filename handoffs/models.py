@@ -43,6 +43,9 @@ class Team(TimeStamped):
         default=45, help_text="Length of the preparation window after a claim."
     )
     routing_mode = models.CharField(max_length=10, choices=RoutingMode.choices, default=RoutingMode.POOL)
+    offer_seconds = models.PositiveIntegerField(
+        default=30, help_text="Offer mode: how long one agent has to accept before it moves to the next."
+    )
     scopes = models.JSONField(default=default_scopes, help_text="Self-model scopes this team may read.")
 
     class Meta:
@@ -386,6 +389,14 @@ class Handoff(TimeStamped):
     previous = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next"
     )
+    # Offer routing: the handoff is held for one person until the offer expires, then offered to the next.
+    offered_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+    offered_before = models.JSONField(default=list, blank=True, help_text="User ids already offered it.")
+    # The last estimate the customer was given (handoff.eta callbacks are sent when it moves enough).
+    eta_sent_seconds = models.PositiveIntegerField(null=True, blank=True)
     # A warm transfer to a named person: it waits in their team's queue, but only they may claim it.
     reserved_for = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

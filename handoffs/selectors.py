@@ -15,6 +15,8 @@ from handoffs.models import AgentProfile, Belief, Bot, Conversation, Customer, H
 from handoffs.priority import AGING_PER_SECOND, Priority
 from handoffs.selfmodel import rules
 
+LANGUAGE_FIRST_SECONDS = 60  # see handoffs.services.routing
+
 
 def _external_id(value: str, what: str) -> str:
     # PostgreSQL text cannot hold U+0000; such an id names nothing, so it is simply not found.
@@ -153,15 +155,26 @@ def _package_text(*path: str) -> KeyTextTransform:
     return KeyTextTransform(path[-1], node)
 
 
+def _language_first_for(agent: AgentProfile, now: datetime) -> Q:
+    """Handoffs in a language this person does not speak, still inside their language-first window."""
+    spoken = [lang.split("-")[0].lower() for lang in agent.languages] + ["en", ""]
+    window = now - timedelta(seconds=LANGUAGE_FIRST_SECONDS)
+    return Q(team__routing_mode="pool", queued_at__gt=window) & ~Q(language__in=spoken)
+
+
 def queue_for_agent(*, agent: AgentProfile, limit: int = 200) -> list[Handoff]:
     """Queued handoffs this person may take, highest priority first (see handoffs.priority).
 
     Transfers reserved for a colleague are left out; live mood and issue type come from the package with
     JSON key lookups, so the (large) package itself is never loaded for a queue.
     """
+    now = timezone.now()
     rows = (
         Handoff.objects.filter(team__agents=agent, status=HandoffStatus.QUEUED)
         .filter(Q(reserved_for__isnull=True) | Q(reserved_for_id=agent.user_id))
+        # an offer to a colleague that is still running, and (see routing) a language-first window
+        .exclude(Q(offered_to__isnull=False) & ~Q(offered_to_id=agent.user_id) & Q(offer_expires_at__gt=now))
+        .exclude(_language_first_for(agent, now))
         .select_related("team", "conversation__customer", "reserved_for")
         .defer("frame", "conversation__context")
         .annotate(
@@ -266,4 +279,8 @@ def queue_item_public(handoff: Handoff, *, now: datetime, emotion: str | None = 
         "waiting_seconds": waiting_seconds(handoff, now=now),
         "queued_at": iso(handoff.queued_at),
         "reserved_for": handoff.reserved_for.get_username() if handoff.reserved_for else None,
+        "offered_to": handoff.offered_to.get_username()
+        if handoff.offered_to_id and handoff.offered_to
+        else None,
+        "language": handoff.language,
     }

@@ -92,3 +92,27 @@ def mark_overdue_commitments() -> int:
     from handoffs.services.assist import commitments_mark_overdue
 
     return commitments_mark_overdue()
+
+
+# --- routing --------------------------------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def offer_expire(handoff_id: str) -> bool:
+    from handoffs.services.routing import offer_expire_due
+
+    return offer_expire_due(handoff_id=handoff_id)
+
+
+@shared_task(acks_late=True)
+def refresh_eta(team_id: int) -> int:
+    from handoffs.services.routing import eta_refresh
+
+    return eta_refresh(team_id=team_id)
+
+
+@shared_task(acks_late=True)
+def announce_handoff(handoff_id: str) -> bool:
+    from handoffs.services.routing import announce_to_all
+
+    return announce_to_all(handoff_id=handoff_id)

@@ -89,6 +89,10 @@ def agent_presence_set(*, agent: AgentProfile, presence: str) -> AgentProfile:
     now = timezone.now()
     AgentProfile.objects.filter(pk=agent.pk).update(presence=presence, last_seen_at=now, updated_at=now)
     agent.presence, agent.last_seen_at = presence, now
+    if presence == AgentProfile.Presence.AWAY:
+        from handoffs.services.routing import offers_withdraw
+
+        offers_withdraw(user_id=agent.user_id)
     return agent
 
 
@@ -103,9 +107,17 @@ def agent_seen(*, agent_id: int) -> None:
 
 def agents_mark_absent_offline() -> int:
     """People whose every console socket has been gone for a while are offline (beat task)."""
+    from handoffs.services.routing import offers_withdraw
+
     cutoff = timezone.now() - timedelta(seconds=settings.WARMLINE["PRESENCE_STALE_SECONDS"])
-    return (
+    absent = list(
         AgentProfile.objects.exclude(presence=AgentProfile.Presence.OFFLINE)
         .filter(Q(last_seen_at__lt=cutoff) | Q(last_seen_at__isnull=True))
-        .update(presence=AgentProfile.Presence.OFFLINE, updated_at=timezone.now())
+        .values_list("pk", "user_id")
     )
+    AgentProfile.objects.filter(pk__in=[pk for pk, _ in absent]).update(
+        presence=AgentProfile.Presence.OFFLINE, updated_at=timezone.now()
+    )
+    for _, user_id in absent:
+        offers_withdraw(user_id=user_id)  # their offers move on at once
+    return len(absent)

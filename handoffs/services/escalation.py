@@ -1,13 +1,9 @@
 """Escalation: a conversation becomes a queued handoff with a frozen frame, a position and a bounded wait."""
 
 import math
-import statistics
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-
-from django.conf import settings
-from django.utils import timezone
 
 from handoffs.broadcast import broadcast_on_commit, team_queue_group
 from handoffs.clock import iso
@@ -21,13 +17,21 @@ from handoffs.models import (
     Team,
 )
 from handoffs.priority import handoff_priority
+from handoffs.scheduling import run_later
 from handoffs.schemas import EscalationData
 from handoffs.selectors import queue_item_public
 from handoffs.services.callbacks import callback_enqueue
+from handoffs.services.routing import (
+    LANGUAGE_FIRST_SECONDS,
+    eta_refresh_soon,
+    needs_speaker,
+    offer_next,
+    route_team,
+)
+from handoffs.services.wait import estimate_wait_seconds
+from handoffs.tasks import announce_handoff
 
 RE_ESCALATION_WINDOW = timedelta(hours=72)
-WAIT_HISTORY = timedelta(days=7)
-WAIT_SAMPLE = 50
 
 
 def handoff_escalate(
@@ -59,7 +63,7 @@ def handoff_escalate(
     if data.summary and not context["summary"]:
         context["summary"] = data.summary
 
-    team = conversation.bot.team
+    team = route_team(bot=conversation.bot, skills=list(data.skills), language=data.language or "")
     previous = conversation.handoffs.order_by("-queued_at").first()
     re_escalation = (
         previous is not None
@@ -104,9 +108,15 @@ def handoff_escalate(
         data={"queue_position": position, "estimated_wait_seconds": handoff.estimated_wait_seconds},
         at=at,
     )
-    broadcast_on_commit(
-        team_queue_group(team.id), queued_event(handoff, emotion=context["emotion"]["current"])
-    )
+    if team.routing_mode == Team.RoutingMode.OFFER:
+        offer_next(handoff)  # announces the row to the person offered it (or to the pool)
+    else:
+        broadcast_on_commit(
+            team_queue_group(team.id), queued_event(handoff, emotion=context["emotion"]["current"])
+        )
+        if needs_speaker(handoff):
+            run_later(announce_handoff, str(handoff.id), delay=LANGUAGE_FIRST_SECONDS)
+    eta_refresh_soon(team.id)  # a more urgent arrival moves others back
     return handoff, True
 
 
@@ -138,28 +148,6 @@ def queuequeue_position_for(handoff: Handoff) -> int | None:
     if handoff.status != HandoffStatus.QUEUED:
         return None
     return queue_position_for(team_id=handoff.team_id, queue_key=handoff.queue_key)
-
-
-def estimate_wait_seconds(*, team: Team, position: int) -> int:
-    """Expected wait: queue position × the team's recent median wait per position.
-
-    A handoff that waited 120 s from position 3 says "40 s per place in line". The median over the
-    team's last claims of the past week resists outliers; a new team uses the configured prior.
-    """
-    since = timezone.now() - WAIT_HISTORY
-    recent = (
-        Handoff.objects.filter(team=team, claimed_at__gte=since)
-        .order_by("-claimed_at")
-        .values_list("queued_at", "claimed_at", "queue_position_at_queue")[:WAIT_SAMPLE]
-    )
-    per_place = [
-        max(0.0, (claimed - queued).total_seconds()) / max(1, place)
-        for queued, claimed, place in recent
-        if claimed is not None
-    ]
-    prior = settings.WARMLINE["WAIT_PRIOR_SECONDS_PER_POSITION"]
-    seconds_per_place = statistics.median(per_place) if per_place else prior
-    return max(15, round(seconds_per_place * position))
 
 
 def package_entry(handoff: Handoff) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from handoffs.services.escalation import (
     queue_position_for,
     queued_event,
 )
+from handoffs.services.routing import eta_refresh_soon
 from handoffs.services.turns import turn_add, turn_event
 from handoffs.tasks import assist_for_turn, handoff_auto_connect
 
@@ -118,6 +119,12 @@ def handoff_claim(*, handoff_id: str, agent: AgentProfile) -> Handoff:
         raise Conflict(f"This handoff was already taken{who}.", code="already_claimed")
     if handoff.reserved_for_id not in (None, agent.user_id):
         raise Conflict("This transfer is reserved for a named colleague.", code="reserved")
+    if (
+        handoff.offered_to_id not in (None, agent.user_id)
+        and handoff.offer_expires_at is not None
+        and handoff.offer_expires_at > timezone.now()
+    ):
+        raise Conflict("This handoff is being offered to a colleague right now.", code="offered_elsewhere")
     profile = AgentProfile.objects.select_for_update().get(pk=agent.pk)
     active = Handoff.objects.filter(agent_id=profile.user_id, status__in=ACTIVE_STATUSES).count()
     if active >= profile.capacity:
@@ -139,6 +146,7 @@ def handoff_claim(*, handoff_id: str, agent: AgentProfile) -> Handoff:
         at=now,
     )
     _changed(locked, also_queue=True)
+    eta_refresh_soon(handoff.team_id)
     run_later(handoff_auto_connect, str(handoff.id), delay=handoff.team.prepare_seconds)
     return handoff
 

@@ -94,3 +94,19 @@ def test_two_agents_claiming_at_once_get_one_winner_and_one_409(escalate, api_as
     loser = next(response for response in results if response.status_code == 409)
     assert loser.json()["code"] == "already_claimed"
     assert Handoff.objects.get(pk=handoff_id).agent is not None
+
+
+@requires_postgres
+def test_capacity_holds_under_concurrent_claims(escalate, api_as, agent):
+    # given: ada may hold one handoff, and four are waiting
+    agent.capacity = 1
+    agent.save()
+    handoff_ids = [escalate(f"c-{index}") for index in range(4)]
+    clients = [api_as(agent) for _ in handoff_ids]
+    # when: she claims all four at once (four tabs)
+    results = run_concurrently(
+        4, lambda index: clients[index].post(f"/handoffs/{handoff_ids[index]}/claim").status_code
+    )
+    # then
+    assert sorted(results) == [200, 409, 409, 409]
+    assert Handoff.objects.filter(agent=agent.user, status="preparing").count() == 1

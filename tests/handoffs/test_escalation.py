@@ -12,12 +12,25 @@ from tests.botclient import CUSTOMER, escalation, turn
 pytestmark = pytest.mark.django_db
 
 
-def test_without_history_the_wait_is_the_prior_per_place(support_team):
+@pytest.fixture
+def someone_available(agent):
+    agent.presence = "available"
+    agent.last_seen_at = timezone.now()
+    agent.save()
+    return agent
+
+
+def test_without_history_the_wait_is_the_prior_per_place(support_team, someone_available):
     assert estimate_wait_seconds(team=support_team, position=1) == 60
     assert estimate_wait_seconds(team=support_team, position=3) == 180
 
 
-def test_the_wait_follows_the_teams_recent_waits_per_place(bot_client, support_team):
+def test_with_nobody_available_the_wait_includes_freeing_someone_up(support_team, agent):
+    # nobody available, no history: the prior per place plus the prior handling time (300 s)
+    assert estimate_wait_seconds(team=support_team, position=1) == 360
+
+
+def test_the_wait_follows_the_teams_recent_waits_per_place(bot_client, support_team, someone_available):
     # given: three earlier handoffs that waited 120 s from third place (40 s per place)
     for index in range(3):
         bot_client.post(turn("hi", conversation=f"old-{index}", first=True))

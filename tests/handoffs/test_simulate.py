@@ -117,7 +117,10 @@ def test_two_conversations_escalate_connect_and_finish_over_http(bot_api, bot, a
     for thread in threads:
         thread.start()
 
-    # A person takes both from the queue through the agent API, as someone at the console would.
+    # A person takes both from the queue through the agent API, as someone at the console would. One
+    # conversation is in Spanish: Spanish speakers see it first (routing's language-first window).
+    agent.languages = ["en", "es"]
+    agent.save(update_fields=["languages"])
     as_agent = api_as(agent)
     for run in runs:
         handoff_id = _wait_for(lambda run=run: _queued(as_agent, run.conversation_id))
