@@ -677,14 +677,19 @@ _PREPOSITIONAL = _rx(
 
 def _topic_stems(text: str, *, heads_only: bool = False) -> set[str]:
     # "the engineer's arrival window": the window, not the engineer
-    cleaned = re.sub(r"\b\w+['’]s\b", " ", text)
+    cleaned = _POSSESSIVE.sub(" ", text)
     if heads_only:
         cleaned = _PREPOSITIONAL.sub(" ", cleaned)
     words = (_fold(w) for w in _WORD.findall(cleaned))
     return {w[:5] for w in words if len(w) >= 4 and w not in _TOPIC_STOPWORDS and w not in _STOPWORDS}
 
 
+_POSSESSIVE = re.compile(r"\b\w+['’]s\b")
+
+
 def _families(text: str) -> frozenset[str]:
+    # "the technician's report" is about a report: a possessive only says whose.
+    text = _POSSESSIVE.sub(" ", text)
     return frozenset(name for name, pattern in _FAMILIES if pattern.search(text))
 
 

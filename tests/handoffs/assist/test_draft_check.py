@@ -552,6 +552,16 @@ def test_a_posted_commitment_with_only_fields_is_checked_too() -> None:
     assert kinds_and_keys(package, "Your €80 refund is on its way.") == set()
 
 
+def test_a_possessive_only_says_whose() -> None:
+    package = copy.deepcopy(EN)
+    package["commitments"] = [
+        {"text": "We'll email you the technician's report by tomorrow.", "kind": "follow_up",
+         "due": "2026-11-24", "seq": 6, "source": "detected", "status": "open"}
+    ]  # fmt: skip
+    assert kinds_and_keys(package, "The technician can come next week.") == set()
+    assert kinds_and_keys(package, "The report will follow next week.") == {("contradicts_commitment", 6)}
+
+
 def test_both_kinds_in_one_draft() -> None:
     found = kinds_and_keys(EN, "Could you confirm your email? Also, the refund will take 2 weeks.")
     assert found == {("repeat_question", "email"), ("contradicts_commitment", REFUND)}
