@@ -23,7 +23,7 @@ from pydantic import TypeAdapter
 from handoffs import selectors
 from handoffs.errors import DomainError, Forbidden, PayloadTooLarge, problem, problem_from
 from handoffs.models import AgentProfile, Bot
-from handoffs.reports import by_day, handoff_quality, report_filter, scope_for
+from handoffs.reports import BY_DAY_FIELDS, by_day, handoff_quality, report_filter, scope_for
 from handoffs.schemas import (
     AgentHandoffOut,
     AgentObservationIn,
@@ -431,11 +431,7 @@ def get_handoff_quality(
 def csv_response(rows: list[dict[str, Any]], *, filename: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    fields = (
-        list(rows[0])
-        if rows
-        else ["day", "handoffs", "connected", "repeat_question_rate", "abandonment_rate"]
-    )
+    fields = list(rows[0]) if rows else list(BY_DAY_FIELDS)
     writer = csv.DictWriter(response, fieldnames=fields)
     writer.writeheader()
     writer.writerows(rows)

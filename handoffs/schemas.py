@@ -395,8 +395,14 @@ class QualityDay(Schema):
     day: date
     handoffs: int
     connected: int
+    resolved: int
+    abandoned: int
+    transferred: int
     repeat_question_rate: float | None
     abandonment_rate: float | None
+    csat_bot_avg: float | None
+    csat_human_avg: float | None
+    median_wait_seconds: float | None
 
 
 class QualityReportOut(Schema):
