@@ -5,6 +5,7 @@ Idempotent: a second run keeps the data and gives the demo people fresh password
 """
 
 import json
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.urls import reverse
 
 from handoffs.knowledge import kb_import
 from handoffs.models import Bot
+from handoffs.reference_bot import NAME as REFERENCE_BOT_NAME
+from handoffs.reference_bot import reference_bot_create
 from handoffs.services.agents import agent_create
 from handoffs.services.bots import bot_create, bot_rotate_secret, team_get_or_create
 
@@ -72,8 +76,19 @@ class Command(BaseCommand):
         credentials = Path(settings.BASE_DIR) / ".demo-bot.json"
         credentials.write_text(json.dumps({"bot_id": bot.bot_id, "secret": secret}))
         credentials.chmod(0o600)
+        # The reference bot behind the customer chat widget; its callbacks come back to this server.
+        public_url = (
+            os.environ.get("WARMLINE_PUBLIC_URL") or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+        )
+        reference = Bot.objects.filter(name=REFERENCE_BOT_NAME).first() or reference_bot_create()[0]
+        reference.callback_url = public_url + reverse("widget:callback", kwargs={"bot_id": reference.bot_id})
+        reference.save(update_fields=["callback_url", "updated_at"])
         kb = kb_import(DEMO_KB)
         self.stdout.write("\nDemo people (username, password, role, team):")
         self.stdout.write("\n".join(lines))
         self.stdout.write(f"\nDemo bot: {bot.bot_id}  (secret in {credentials.name})")
+        chat_path = reverse("widget:chat", kwargs={"bot_id": reference.bot_id})
+        self.stdout.write(
+            f"Customer chat: {public_url}{chat_path}  (embed snippet: {public_url}{chat_path}embed)"
+        )
         self.stdout.write(f"Knowledge base: {kb.total} demo articles ({len(kb.created)} new)\n")
