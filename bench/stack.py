@@ -95,6 +95,8 @@ class Stack:
             DJANGO_SETTINGS_MODULE=settings,
             PYTHONPATH=str(ROOT),
             PYTHONUNBUFFERED="1",
+            # The benches measure throughput: the per-bot rate limit would cap it (it is tested instead).
+            WARMLINE_RATE_BOT="off",
         )
         env.update(extra or {})
         return env

@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -169,6 +170,24 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Scripts only from our own static files: no inline scripts, no eval, no third-party origins. Inline style
+# attributes stay allowed (SVG charts position with them); they cannot run code.
+# A rate limit the cache cannot check lets the request through (handoffs.ratelimits).
+RATELIMIT_FAIL_OPEN = True
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 SESSION_COOKIE_HTTPONLY = True
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
@@ -194,6 +213,14 @@ WARMLINE = {
     "CALLBACK_RETRY_HOURS": env_int("WARMLINE_CALLBACK_RETRY_HOURS", 25),
     # Presence: an agent with no open console socket for this long reads as offline.
     "PRESENCE_STALE_SECONDS": 90,
+}
+
+# Requests per fixed window ("N/s", "N/m", "N/h") per bot, per username signing in, per widget
+# conversation; "off" turns a limit off (handoffs.ratelimits).
+WARMLINE_RATE_LIMITS = {
+    "bot": env_str("WARMLINE_RATE_BOT", "6000/m"),
+    "login": env_str("WARMLINE_RATE_LOGIN", "10/m"),
+    "widget": env_str("WARMLINE_RATE_WIDGET", "30/m"),
 }
 
 LOGGING = {

@@ -15,3 +15,6 @@ SECURE_SSL_REDIRECT = False
 # The websocket Origin check reads ALLOWED_HOSTS when routing is imported, before the test runner would
 # add "testserver"; browser tests serve on 127.0.0.1.
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+# Browser tests sign the same personas in many times a minute; the limit itself is tested with its own
+# override (tests/console/test_rate_limits.py).
+WARMLINE_RATE_LIMITS = {**WARMLINE_RATE_LIMITS, "login": "1000/m"}  # noqa: F405

@@ -12,6 +12,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
@@ -22,8 +23,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from console import partials
-from handoffs import selectors
-from handoffs.errors import DomainError, InvalidInput, NotFound
+from handoffs import ratelimits, selectors
+from handoffs.errors import DomainError, InvalidInput, NotFound, RateLimited
 from handoffs.models import AgentProfile
 from handoffs.services.agents import agent_presence_set
 from handoffs.services.assist import commitment_mark
@@ -282,3 +283,37 @@ def commitment(
         return redirect("console:handoff", handoff_id)
     handoff = selectors.handoff_for_agent(agent=profile, handoff_id=handoff_id)
     return render(request, "console/handoff.html#commitments", partials.handoff_context(handoff, profile))
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in, rate limited per username and per address (429 with Retry-After)."""
+
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        limit = ratelimits.rate("login")
+        try:
+            username = request.POST.get("username", "")[:150].strip().lower()
+            ratelimits.enforce(group="login-user", key=username, rate=limit, request=request)
+            ratelimits.enforce(
+                group="login-address",
+                key=request.META.get("REMOTE_ADDR", ""),
+                rate=_times(limit, 5),
+                request=request,
+            )
+        except RateLimited as exc:
+            form = self.get_form()
+            form.is_valid()  # bound, so the page shows what was typed
+            form.add_error(None, exc.detail)
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        return super().post(request, *args, **kwargs)
+
+
+def _times(rate: str | None, factor: int) -> str | None:
+    """A looser limit for a whole address (several people may share one)."""
+    if not rate:
+        return rate
+    count, _, period = rate.partition("/")
+    return f"{int(count) * factor}/{period}"

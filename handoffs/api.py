@@ -20,7 +20,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyHeader
 from pydantic import TypeAdapter
 
-from handoffs import selectors
+from handoffs import ratelimits, selectors
 from handoffs.errors import DomainError, Forbidden, PayloadTooLarge, problem, problem_from
 from handoffs.models import AgentProfile, Bot
 from handoffs.reports import BY_DAY_FIELDS, by_day, handoff_quality, report_filter, scope_for
@@ -102,7 +102,9 @@ def problem_response(doc: dict[str, Any], *, headers: dict[str, str] | None = No
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return problem_response(problem_from(exc))
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return problem_response(problem_from(exc), headers=headers)
 
 
 @api.exception_handler(RequestDataTooBig)
@@ -163,6 +165,7 @@ class BotSignature(APIKeyHeader):
         body = request.body  # raises RequestDataTooBig past 256 KiB → 413
         bot_id = (request.resolver_match.kwargs if request.resolver_match else {}).get("bot_id", "")
         bot, webhook_id = bot_authenticate(bot_id=bot_id, body=body, headers=request.headers)
+        ratelimits.enforce(group="bot", key=bot.bot_id, rate=ratelimits.rate("bot"), request=request)
         request.webhook_id = webhook_id  # type: ignore[attr-defined]
         return bot
 

@@ -12,6 +12,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from handoffs import ratelimits
 from handoffs.errors import DomainError, InvalidInput, MalformedJson, PayloadTooLarge, problem_from
 from handoffs.models import Bot
 from handoffs.services.bots import bot_authenticate
@@ -49,6 +50,13 @@ class BotConsumer(AsyncWebsocketConsumer):
         frame_id: Any = None
         try:
             frame_id, event_body = _parse_frame(raw)
+        except DomainError as error:
+            await self._send_json({"ack": frame_id, "status": error.status, "body": problem_from(error)})
+            return
+        try:
+            await database_sync_to_async(ratelimits.enforce)(
+                group="bot", key=self.bot.bot_id, rate=ratelimits.rate("bot")
+            )
         except DomainError as error:
             await self._send_json({"ack": frame_id, "status": error.status, "body": problem_from(error)})
             return

@@ -58,6 +58,16 @@ class PayloadTooLarge(DomainError):
     title = "Payload too large"
 
 
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 def problem(
     status: int, title: str, detail: str, *, code: str, errors: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
