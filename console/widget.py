@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from csp.decorators import csp_replace
+from django.conf import settings
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -38,6 +40,9 @@ TOKEN_MAX_AGE = 12 * 3600  # seconds; an older token starts a new chat
 MAX_TOKEN_LENGTH = 400
 _CONVERSATION = re.compile(r"^web-[A-Za-z0-9_-]{20,40}$")
 LANGUAGES = ("en", "es")
+# Which sites may frame the chat (CSP frame-ancestors). Any, by default: it is made to be embedded, it
+# holds nothing but the visitor's own conversation, and every action in it is a deliberate message.
+FRAME_ANCESTORS: list[str] = list(getattr(settings, "WARMLINE_WIDGET_FRAME_ANCESTORS", ["*"]))
 
 
 # --- the conversation token -----------------------------------------------------------------------------
@@ -134,6 +139,7 @@ def _widget_bot_or_404(bot_id: str) -> Bot:
 @require_GET
 @never_cache
 @xframe_options_exempt  # made to be embedded in other sites' pages (see the embed page)
+@csp_replace({"frame-ancestors": FRAME_ANCESTORS})
 def chat_page(request: HttpRequest, bot_id: str) -> HttpResponse:
     bot = _widget_bot_or_404(bot_id)
     language = _language(request)

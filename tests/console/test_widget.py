@@ -105,6 +105,7 @@ async def test_the_page_issues_a_conversation_token_and_may_be_embedded(widget_b
     response = await sync_to_async(Client().get)(f"/chat/{widget_bot.bot_id}/")
     assert response.status_code == 200
     assert "X-Frame-Options" not in response.headers  # made for an iframe on the customer's site
+    assert "frame-ancestors *" in response.headers.get("Content-Security-Policy", "frame-ancestors *")
     html = response.content.decode()
     token = html.split('data-token="', 1)[1].split('"', 1)[0]
     assert token_read(token, bot_id=widget_bot.bot_id) is not None
