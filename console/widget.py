@@ -27,7 +27,7 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from console import widget_partials
 from handoffs.broadcast import broadcast_on_commit
@@ -136,7 +136,7 @@ def _widget_bot_or_404(bot_id: str) -> Bot:
     return bot
 
 
-@require_GET
+@require_safe
 @never_cache
 @xframe_options_exempt  # made to be embedded in other sites' pages (see the embed page)
 @csp_replace({"frame-ancestors": FRAME_ANCESTORS})
@@ -149,7 +149,7 @@ def chat_page(request: HttpRequest, bot_id: str) -> HttpResponse:
     return render(request, "chat/chat.html", context)
 
 
-@require_GET
+@require_safe
 def embed_page(request: HttpRequest, bot_id: str) -> HttpResponse:
     """The copy-paste snippet for a website, with a live preview."""
     bot = _widget_bot_or_404(bot_id)

@@ -295,3 +295,24 @@ def test_callbacks_are_verified_and_a_redelivery_is_dropped(chat, refbot):
     forged = sign(body, secret="whsec_" + "A" * 44, webhook_id="msg_callback_2")
     with pytest.raises(NotAuthenticated):
         refbot.callback_receive(body=body.encode(), headers=forged)
+
+
+# --- the demo ------------------------------------------------------------------------------------------
+
+
+def test_seed_demo_registers_the_reference_bot_behind_the_widget(settings, tmp_path, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from handoffs.models import Bot
+    from handoffs.reference_bot import NAME
+
+    settings.BASE_DIR = tmp_path  # seed_demo writes the demo bot's credentials there
+    monkeypatch.setenv("WARMLINE_PUBLIC_URL", "http://127.0.0.1:8123")
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", stdout=out)  # idempotent: still one reference bot
+    [bot] = Bot.objects.filter(name=NAME)
+    assert bot.callback_url == f"http://127.0.0.1:8123/widget/callbacks/{bot.bot_id}"
+    assert f"Customer chat: http://127.0.0.1:8123/chat/{bot.bot_id}/" in out.getvalue()
