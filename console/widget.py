@@ -139,7 +139,7 @@ def _widget_bot_or_404(bot_id: str) -> Bot:
 @require_safe
 @never_cache
 @xframe_options_exempt  # made to be embedded in other sites' pages (see the embed page)
-@csp_replace({"frame-ancestors": FRAME_ANCESTORS})
+@csp_replace({"frame-ancestors": FRAME_ANCESTORS})  # type: ignore[arg-type]  # typed for request-only views
 def chat_page(request: HttpRequest, bot_id: str) -> HttpResponse:
     bot = _widget_bot_or_404(bot_id)
     language = _language(request)
