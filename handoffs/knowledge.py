@@ -121,20 +121,26 @@ def kb_search(*, query: str, language: str = "en", limit: int = 3) -> list[dict[
 
 _TABLE = KnowledgeArticle._meta.db_table
 _BASE = "lower(split_part(replace(a.language, '_', '-'), '-', 1))"
-# One GIN probe per word, in all three normalisations (the word's English, Spanish and unstemmed forms):
-# cheap, since an exact bitmap scan reads no article's vector. The tsquery sits in a scalar subquery so
-# the planner cannot estimate a common word as "most rows" and pick a sequential scan, which would
-# detoast and test every article's vector.
-_HIT = (
-    "SELECT {i} AS term, id FROM {table} WHERE is_published AND search @@ (SELECT to_tsquery('english', "
-    "%(t{i})s) || to_tsquery('spanish', %(t{i})s) || to_tsquery('simple', %(t{i})s))"
-)
-# Then IDF-weighted coverage picks a pool of candidates, and only those are ranked with ts_rank_cd: each
-# with the query stemmed in its own configuration (the one its column was built with), so a customer
-# whose language is unknown or wrong still finds articles in the language they wrote in; the customer's
-# language only sets the preference. Only constants are formatted in; the words travel as parameters.
-_RANK = f"""
-hit AS ({{hits}}),
+# One GIN probe per word, in all three normalisations (the word's English, Spanish and unstemmed forms),
+# gives each word's document frequency and the articles that have it. It reads no article's vector: the
+# tsquery comes from the outer row, so the planner cannot take a common word for "most rows" and choose
+# a sequential scan (which would detoast and test every vector). IDF-weighted coverage then picks a pool
+# of candidates, and only those are ranked with ts_rank_cd: each with the query stemmed in its own
+# configuration (the one its column was built with), so a customer whose language is unknown or wrong
+# still finds articles in the language they wrote in; the customer's language only sets the preference.
+# Only constants are formatted in; the customer's words travel as parameters.
+_SEARCH_SQL = f"""
+WITH hit AS (
+    SELECT w.term, a.id
+    FROM unnest(%(words)s::text[]) WITH ORDINALITY AS w(word, term)
+    CROSS JOIN LATERAL (
+        SELECT id FROM {_TABLE}
+        WHERE is_published
+          AND search @@ (
+              to_tsquery('english', w.word) || to_tsquery('spanish', w.word) || to_tsquery('simple', w.word)
+          )
+    ) AS a
+),
 df AS (SELECT term, count(*) AS n FROM hit GROUP BY term),
 corpus AS (
     SELECT greatest(reltuples, (SELECT max(n) FROM df), 1) AS n FROM pg_class WHERE oid = '{_TABLE}'::regclass
@@ -150,7 +156,7 @@ pool AS (
 ranked AS (
     SELECT a.id,
            ts_rank_cd(
-               '{{{{0.1, {BODY_WEIGHT}, {TAG_WEIGHT}, {TITLE_WEIGHT}}}}}', a.search,
+               '{{0.1, {BODY_WEIGHT}, {TAG_WEIGHT}, {TITLE_WEIGHT}}}', a.search,
                CASE {_BASE}
                    WHEN 'en' THEN to_tsquery('english', %(query)s)
                    WHEN 'es' THEN to_tsquery('spanish', %(query)s)
@@ -166,24 +172,19 @@ SELECT id, score FROM ranked WHERE score > 0 ORDER BY score DESC, id LIMIT %(lim
 POOL = 100
 
 
-def _search_sql(count: int) -> str:
-    hits = " UNION ALL ".join(_HIT.format(i=i, table=_TABLE) for i in range(count))
-    return "WITH " + _RANK.format(hits=hits)
-
-
 def _postgres_search(terms: list[str], language: str, limit: int) -> list[dict[str, Any]]:
     # Terms are letters and digits only, so each is a well-formed tsquery and joining them with | is too;
     # to_tsquery stems them and drops each configuration's stopwords.
-    params: dict[str, Any] = {f"t{i}": term for i, term in enumerate(terms)}
-    params.update(
-        query=" | ".join(terms),
-        language=language_base(language),
-        other_factor=OTHER_LANGUAGE_FACTOR,
-        pool=max(POOL, limit),
-        limit=limit,
-    )
+    params: dict[str, Any] = {
+        "words": terms,
+        "query": " | ".join(terms),
+        "language": language_base(language),
+        "other_factor": OTHER_LANGUAGE_FACTOR,
+        "pool": max(POOL, limit),
+        "limit": limit,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(_search_sql(len(terms)), params)
+        cursor.execute(_SEARCH_SQL, params)
         ranked = [(row[0], float(row[1])) for row in cursor.fetchall()]
     if not ranked:
         return []
