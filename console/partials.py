@@ -12,9 +12,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from handoffs import selectors
-from handoffs.models import AgentProfile, AssistItem, Commitment, Handoff, HandoffStatus, Team
+from handoffs.models import AgentProfile, AssistItem, Commitment, Handoff, HandoffStatus, Team, Turn, TurnRole
 from handoffs.services.agents import team_scopes
 from handoffs.services.assist import assist_items_for
+from handoffs.services.handoffs import agent_display_name
 from handoffs.services.selfmodel import selfmodel_read
 
 QUEUE = "console/queue.html"
@@ -92,6 +93,7 @@ def handoff_context(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
         actor_ref=profile.user.get_username(),
     )
     is_mine = handoff.agent_id == profile.user_id
+    authors = _agent_authors(conversation)
     rows = {
         (row.source, row.seq, row.text): row.pk
         for row in Commitment.objects.filter(conversation=conversation).only("source", "seq", "text")
@@ -106,7 +108,12 @@ def handoff_context(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
         and handoff.reserved_for_id in (None, profile.user_id),
         "can_act": is_mine and handoff.status in (HandoffStatus.PREPARING, HandoffStatus.CONNECTED),
         "transcript": [
-            turn | {"score": scores.get(turn["seq"]), "at_dt": _when(turn["at"])}
+            turn
+            | {
+                "score": scores.get(turn["seq"]),
+                "at_dt": _when(turn["at"]),
+                "author": authors.get(turn["seq"]),
+            }
             for turn in package["transcript"]
         ],
         "beliefs": [
@@ -136,6 +143,12 @@ def handoff_context(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
     }
 
 
+def _agent_authors(conversation: Any) -> dict[int, str]:
+    """Who wrote each agent turn (the package's transcript has roles, not people): seq -> display name."""
+    turns = Turn.objects.filter(conversation=conversation, role=TurnRole.AGENT, author__isnull=False)
+    return {turn.seq: agent_display_name(turn.author) for turn in turns.select_related("author__agent")}
+
+
 def _fresh(handoff_id: Any, profile: AgentProfile) -> Handoff:
     return selectors.handoff_for_agent(agent=profile, handoff_id=handoff_id)
 
@@ -158,6 +171,7 @@ def chat_line_event(event: dict[str, Any]) -> str:
         "text": event["text"],
         "at_dt": _when(event["at"]),
         "score": event.get("score"),
+        "author": event.get("author"),  # an agent turn's display name, when the event carries it
     }
     return render_to_string(f"{HANDOFF}#chat-line-oob", {"turn": line})
 
