@@ -1,5 +1,6 @@
 """Small presentation helpers for the console's templates (no markup built here: markup lives in templates)."""
 
+from datetime import date, datetime
 from typing import Any
 
 from django import template
@@ -33,6 +34,26 @@ def percent(value: float | None) -> int:
 @register.filter
 def slot_label(slot: str) -> str:
     return slot.replace("_", " ")
+
+
+@register.filter
+def when(value: Any) -> Any:
+    """An ISO date or datetime from a package (JSON keeps them as text) as a date the template can format;
+    anything else unchanged."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+
+
+@register.filter
+def has_time(value: Any) -> bool:
+    return isinstance(value, datetime)
 
 
 @register.inclusion_tag("console/emotion_chart.html")
