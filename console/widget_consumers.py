@@ -25,6 +25,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from console import widget_partials as render
 from console.widget import Claims, token_read, widget_bot, widget_group
+from handoffs import ratelimits
+from handoffs.errors import RateLimited
 from handoffs.reference_bot import MAX_TEXT, BotError, ReferenceBot, Screen, clean_text
 
 logger = logging.getLogger(__name__)
@@ -37,7 +39,11 @@ POLL_SECONDS = 4.0
 
 
 def customer_message_allowed(*, bot_id: str, conversation_id: str) -> bool:
-    """Rate limit per widget conversation: the hook for issue 10 (every message passes for now)."""
+    """Rate limit per widget conversation (``WARMLINE_RATE_LIMITS["widget"]``)."""
+    try:
+        ratelimits.enforce(group="widget", key=f"{bot_id}:{conversation_id}", rate=ratelimits.rate("widget"))
+    except RateLimited:
+        return False
     return True
 
 
@@ -103,9 +109,10 @@ class WidgetSocket(AsyncWebsocketConsumer):
         text = clean_text(text[: MAX_TEXT * 2])
         if not text or self.state.mode == "ended":
             return
-        if not customer_message_allowed(
+        allowed = await database_sync_to_async(customer_message_allowed)(
             bot_id=self.claims.bot_id, conversation_id=self.claims.conversation_id
-        ):
+        )
+        if not allowed:
             await self.send(
                 text_data=render.notice_html(render.TEXT[self.state.language]["too_fast"], self.state)
             )

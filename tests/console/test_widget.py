@@ -11,6 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core import signing
+from django.core.cache import cache
 from django.test import Client
 
 from console import widget_consumers
@@ -369,4 +370,20 @@ async def test_rating_a_phase_not_on_offer_is_ignored(widget_bot):
     await rate(socket, "human", 5)
     await asyncio.sleep(0.3)
     assert not await CsatRating.objects.filter(conversation__external_id=conversation_id).aexists()
+    await socket.disconnect()
+
+
+async def test_a_customer_sending_too_fast_is_asked_to_slow_down(widget_bot, settings):
+    settings.WARMLINE_RATE_LIMITS = {**settings.WARMLINE_RATE_LIMITS, "widget": "2/m"}
+    await sync_to_async(cache.clear)()
+    socket, _, conversation_id = await started(widget_bot)
+    # when: three messages inside a minute
+    for text in ("Where is my parcel?", "Hello?", "Anyone?"):
+        await say(socket, text)
+    # then: the third is not sent on, and the customer is told why
+    await frames_until(socket, "sending messages quickly")
+    customer_turns = await Turn.objects.filter(
+        conversation__external_id=conversation_id, role="customer"
+    ).acount()
+    assert customer_turns == 2
     await socket.disconnect()
