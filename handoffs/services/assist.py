@@ -32,6 +32,7 @@ from handoffs.selectors import handoff_id_for_agent
 # After the handoff, a customer whose last score fell this far below their first one since connecting
 # (and is negative) is worth an alert; so is a package trend of "deteriorating" with a clearly negative turn.
 MOOD_DROP = 0.35
+KB_CITE_SCORE = 0.1
 MOOD_NEGATIVE = -0.25
 
 
@@ -63,9 +64,9 @@ def assist_for_turn(*, turn_id: int) -> list[AssistItem]:
             proposals.append(
                 (AssistItem.Kind.KB_ARTICLE, f"turn:{turn.seq}", {"articles": articles, "seq": turn.seq})
             )
-        suggestions = replies.suggest_replies(
-            package=package, articles=articles, last_customer_text=turn.text
-        )
+        # A reply cites an article only when it clearly matches; the panel still lists the weaker ones.
+        strong = [article for article in articles if article["score"] >= KB_CITE_SCORE]
+        suggestions = replies.suggest_replies(package=package, articles=strong, last_customer_text=turn.text)
         if suggestions:
             proposals.append(
                 (
