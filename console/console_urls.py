@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console import views
+from console import dashboard, views
 
 app_name = "console"
 
@@ -18,4 +18,11 @@ urlpatterns = [
     path("handoffs/<uuid:handoff_id>/beliefs", views.belief, name="belief"),
     path("handoffs/<uuid:handoff_id>/draft-check", views.draft_check_view, name="draft-check"),
     path("handoffs/<uuid:handoff_id>/commitments/<int:commitment_id>", views.commitment, name="commitment"),
+    # Supervisors (console/dashboard.py)
+    path("supervisor/", dashboard.dashboard_page, name="dashboard"),
+    path("supervisor/report.csv", dashboard.report_csv, name="dashboard-csv"),
+    path("supervisor/floor", dashboard.floor_partial, name="floor"),
+    path("supervisor/handoffs/", dashboard.handoff_list, name="supervisor-handoffs"),
+    path("supervisor/handoffs/<uuid:handoff_id>/", dashboard.handoff_frame, name="supervisor-handoff"),
+    path("supervisor/handoffs/<uuid:handoff_id>/live", dashboard.handoff_observe, name="supervisor-observe"),
 ]

@@ -9,6 +9,7 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
 from console.consumers import HandoffSocket, QueueSocket
+from console.dashboard_consumers import FloorSocket
 from console.widget_consumers import WidgetSocket
 from handoffs.consumers import BotConsumer
 
@@ -21,6 +22,7 @@ websocket_urlpatterns = [
     path("ws/bots/<str:bot_id>/", BotConsumer.as_asgi()),
     path("ws/console/queue/", browser(QueueSocket.as_asgi())),
     path("ws/console/handoffs/<uuid:handoff_id>/", browser(HandoffSocket.as_asgi())),
+    path("ws/supervisor/floor/", browser(FloorSocket.as_asgi())),
     # The customer widget: its conversation token authenticates, so no session; the Origin check stays.
     path("ws/chat/<str:bot_id>/", AllowedHostsOriginValidator(WidgetSocket.as_asgi())),
 ]

@@ -36,6 +36,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    UUIDField,
 )
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -156,20 +157,7 @@ def handoff_quality(*, scope: QuerySet[Handoff], flt: ReportFilter) -> dict[str,
         .filter(Exists(MessageWarning.objects.filter(handoff=OuterRef("pk"), kind="repeat_question")))
         .count()
     )
-    re_escalated = (
-        rows.filter(status="resolved")
-        .filter(
-            Exists(
-                Handoff.objects.filter(
-                    conversation_id=OuterRef("conversation_id"),
-                    previous__isnull=True,
-                    queued_at__gt=OuterRef("ended_at"),
-                    queued_at__lte=OuterRef("ended_at") + RE_ESCALATION_WINDOW,
-                )
-            )
-        )
-        .count()
-    )
+    re_escalated = rows.filter(status="resolved").filter(_re_escalated()).count()
     csat = CsatRating.objects.filter(handoff__in=rows.values("pk")).aggregate(
         bot=Avg("score", filter=Q(phase="bot")), human=Avg("score", filter=Q(phase="human"))
     )
@@ -263,14 +251,22 @@ def _repeat_handoffs() -> QuerySet[MessageWarning, Any]:
 
 def _re_escalated() -> Exists:
     """A new escalation (not a transfer) of the same conversation within 72 h of this handoff's end."""
-    return Exists(
-        Handoff.objects.filter(
-            conversation_id=OuterRef("conversation_id"),
-            previous__isnull=True,
-            queued_at__gt=OuterRef("ended_at"),
-            queued_at__lte=OuterRef("ended_at") + RE_ESCALATION_WINDOW,
-        )
+    later = Handoff.objects.filter(
+        conversation_id=OuterRef("conversation_id"),
+        queued_at__gt=OuterRef("ended_at"),
+        queued_at__lte=OuterRef("ended_at") + RE_ESCALATION_WINDOW,
     )
+    if connection.vendor == "sqlite":
+        # SQLite (no statistics) reads "previous_id IS NULL" on the unique index of previous_id as one
+        # row and walks every first handoff for each resolved one; a unary + keeps it on conversation_id.
+        later = later.alias(
+            first=ExpressionWrapper(
+                Func(F("previous_id"), template="+%(expressions)s"), output_field=UUIDField()
+            )
+        ).filter(first__isnull=True)
+    else:
+        later = later.filter(previous__isnull=True)
+    return Exists(later)
 
 
 def _group_counts() -> dict[str, Any]:
