@@ -38,6 +38,7 @@ migrate: install
 demo: install
 	@DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	@DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+	@DEBUG=$${DEBUG:-1} $(PY) manage.py seed_history
 	@DEBUG=$${DEBUG:-1} PORT=$(PORT) .ci/demo
 
 serve: install
