@@ -1,9 +1,11 @@
 """Small presentation helpers for the console's templates (no markup built here: markup lives in templates)."""
 
+import math
 from datetime import date, datetime
 from typing import Any
 
 from django import template
+from django.utils import timezone
 
 register = template.Library()
 
@@ -54,6 +56,14 @@ def when(value: Any) -> Any:
 @register.filter
 def has_time(value: Any) -> bool:
     return isinstance(value, datetime)
+
+
+@register.filter
+def seconds_left(until: datetime | None) -> int:
+    """Whole seconds until a moment, as the page's countdown shows them (console.js ticks it on)."""
+    if until is None:
+        return 0
+    return max(0, math.ceil((until - timezone.now()).total_seconds()))
 
 
 @register.inclusion_tag("console/emotion_chart.html")

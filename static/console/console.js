@@ -48,6 +48,9 @@
   }
   setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", tick);
+  // A swapped-in panel (a live state push, a resync) starts from the server's numbers: tick at once.
+  document.addEventListener("htmx:oobAfterSwap", tick);
+  document.addEventListener("htmx:afterSwap", tick);
 
   // --- the live connection: a pill in the top bar (the browser tests read data-live too) -------------
   // The ws extension reconnects by itself after an abnormal close; the server resyncs on every connect.
