@@ -12,13 +12,14 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/warmline
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 
-.PHONY: help install demo serve worker beat migrate test lint format bench services browser clean
+.PHONY: help install demo serve worker beat migrate test lint format bench services browser screenshots clean
 
 help:
 	@echo "make demo   - install, migrate, seed demo data and serve the console on http://127.0.0.1:$(PORT)"
 	@echo "make test   - the whole suite against PostgreSQL, Redis, Celery and headless Chromium"
 	@echo "make serve  - daphne on 127.0.0.1:\$${PORT:-8000} (no seeding);  make worker - a Celery worker"
 	@echo "make lint   - ruff and mypy;  make bench - the benchmark suite"
+	@echo "make screenshots - the queue, preparation and chat pages at 1280x800 into docs/screenshots/"
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON_BIN) >/dev/null || { echo "Python 3.11 is required ($(PYTHON_BIN) not found)"; exit 1; }
@@ -67,6 +68,10 @@ format: install
 
 test: install services browser lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+# Its own throwaway SQLite world and daphne (no services needed), driven by headless Chromium.
+screenshots: install browser
+	$(PY) -m tests.browser.screenshots
 
 bench: install services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m bench $(BENCH_ARGS)
