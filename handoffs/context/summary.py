@@ -4,6 +4,7 @@ what the customer wants. Templates over the package, so it is instant and never 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from handoffs.context.reading import (
     PRIMARY_SLOTS,
@@ -88,7 +89,7 @@ def _tried(package: dict) -> str:
 def _pending(package: dict) -> str:
     items = []
     for c in open_commitments(package)[-3:]:
-        due = f" (due {c['due']})" if c.get("due") else ""
+        due = f" (due {_readable_due(str(c['due']))})" if c.get("due") else ""
         items.append(f"{_clip(str(c.get('text', '')), 90).rstrip('.')}{due}")
     return "; ".join(items)
 
@@ -123,3 +124,16 @@ def build_summary(package: dict) -> str:
         suffix = " and getting worse" if trend == "deteriorating" else ""
         sentences.append(f"Customer is {state}{suffix}.")
     return " ".join(s if s.endswith((".", "?", '"', "…")) else s + "." for s in sentences)
+
+
+def _readable_due(due: str) -> str:
+    """ "2026-11-21T23:16:49.06+00:00" → "2026-11-21 23:16 UTC"; a date or free text stays as it is."""
+    try:
+        moment = datetime.fromisoformat(due.replace("Z", "+00:00"))
+    except ValueError:
+        return due
+    if len(due) <= 10:
+        return moment.date().isoformat()
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M") + (" UTC" if moment.tzinfo is not None else "")
