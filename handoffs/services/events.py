@@ -28,6 +28,7 @@ from handoffs.models import (
     Step,
     Turn,
 )
+from handoffs.scheduling import enqueue_on_commit
 from handoffs.schemas import CustomerIn, TurnData
 from handoffs.selfmodel.inference import infer_from_customer_text
 from handoffs.services.escalation import handoff_escalate, handoff_public
@@ -175,7 +176,7 @@ class BatchApplier:
         if turn is None:
             return
         if data.role == "customer" and _suggests_something_new(conversation, data.text):
-            infer_self_model_from_turn.delay_on_commit(turn.pk)
+            enqueue_on_commit(infer_self_model_from_turn, turn.pk)
         if data.role == "customer" and conversation.status in (
             ConversationStatus.RESOLVED,
             ConversationStatus.ABANDONED,
@@ -184,7 +185,7 @@ class BatchApplier:
         if conversation.status not in WATCHED_STATUSES:
             return  # nobody watches a conversation live before it is handed off: skip the push
         if data.role == "customer" and conversation.status in ASSISTED_STATUSES:
-            assist_for_turn.delay_on_commit(turn.pk)
+            enqueue_on_commit(assist_for_turn, turn.pk)
         broadcast_on_commit(conversation_group(conversation.id), turn_event(turn))
 
     # --- other event types ------------------------------------------------------------------------
@@ -256,7 +257,7 @@ class BatchApplier:
         data = event.data
         conversation.issue_type = data.issue_type
         conversation.complexity = data.complexity
-        infer_recurring_issue.delay_on_commit(str(conversation.pk))
+        enqueue_on_commit(infer_recurring_issue, str(conversation.pk))
         pkg.set_classification(
             conversation.context,
             issue_type=data.issue_type,

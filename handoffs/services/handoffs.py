@@ -28,7 +28,7 @@ from handoffs.models import (
     Turn,
 )
 from handoffs.priority import RE_ESCALATION, Priority, handoff_priority
-from handoffs.scheduling import run_later
+from handoffs.scheduling import enqueue_on_commit, run_later
 from handoffs.selectors import chain_start, handoff_id_for_agent
 from handoffs.services.callbacks import callback_enqueue
 from handoffs.services.drafts import draft_check
@@ -258,7 +258,7 @@ def handoff_message_send(
         for warning in warnings
     )
     broadcast_on_commit(conversation_group(locked.conversation.id), turn_event(turn))
-    assist_for_turn.delay_on_commit(turn.pk)
+    enqueue_on_commit(assist_for_turn, turn.pk)
     return turn, True
 
 
