@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from ninja import NinjaAPI, Router, Status
@@ -143,6 +144,27 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return problem_response(problem(404, "Not found", "No such resource.", code="not_found"))
+
+
+# Seconds a client is asked to wait when the database is unreachable (a restart or failover takes a few).
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """PostgreSQL unreachable (restarting, failing over, the pool timed out): a clear 503, not a 500. Retrying
+    the same request (same webhook-id or Idempotency-Key) once it is back is safe."""
+    logger.warning("database unavailable in %s %s: %s", request.method, request.path, exc)
+    return problem_response(
+        problem(
+            503,
+            "Service unavailable",
+            "The database is unavailable; retry the same request shortly.",
+            code="service_unavailable",
+        ),
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
 
 
 @api.exception_handler(Exception)
