@@ -43,6 +43,7 @@ from handoffs.reports import (
     handoff_quality,
     handoffs_in,
     previous_period,
+    quality_report,
     report_filter,
     scope_for,
 )
@@ -382,9 +383,9 @@ BREAKDOWNS = (
 def dashboard_page(request: HttpRequest, profile: AgentProfile) -> HttpResponse:
     filters = read_filters(request)
     flt, scope = filters.report, scope_for(profile)
-    current = handoff_quality(scope=scope, flt=flt)
+    current = quality_report(scope=scope, flt=flt)
+    rows = current.pop("by_day")
     before = handoff_quality(scope=scope, flt=previous_period(flt))
-    rows = by_day(scope=scope, flt=flt)
     breakdowns = [
         {
             "by": by,

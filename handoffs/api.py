@@ -24,7 +24,7 @@ from pydantic import TypeAdapter
 from handoffs import ratelimits, selectors
 from handoffs.errors import DomainError, Forbidden, PayloadTooLarge, problem, problem_from
 from handoffs.models import AgentProfile, Bot
-from handoffs.reports import BY_DAY_FIELDS, by_day, handoff_quality, report_filter, scope_for
+from handoffs.reports import BY_DAY_FIELDS, by_day, quality_report, report_filter, scope_for
 from handoffs.schemas import (
     AgentHandoffOut,
     AgentObservationIn,
@@ -447,10 +447,9 @@ def get_handoff_quality(
         raise Forbidden("Reports are for supervisors.", code="not_a_supervisor")
     flt = report_filter(since=since, until=until, team=team, bot=bot, issue_type=issue_type, agent=agent)
     scope = scope_for(profile)
-    rows = by_day(scope=scope, flt=flt)
     if format == "csv":
-        return csv_response(rows, filename="handoff-quality.csv")
-    return handoff_quality(scope=scope, flt=flt) | {"by_day": rows}
+        return csv_response(by_day(scope=scope, flt=flt), filename="handoff-quality.csv")
+    return quality_report(scope=scope, flt=flt)
 
 
 def csv_response(rows: list[dict[str, Any]], *, filename: str) -> HttpResponse:

@@ -18,13 +18,16 @@ Definitions (also in docs/metrics.md):
   the open ones already past due).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, transaction
 from django.db.models import (
-    Avg,
+    Case,
     Count,
     DurationField,
     Exists,
@@ -35,8 +38,8 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     UUIDField,
+    When,
 )
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -94,7 +97,23 @@ def handoffs_in(scope: QuerySet[Handoff], flt: ReportFilter) -> QuerySet[Handoff
 
 
 def scope_for(profile: AgentProfile) -> QuerySet[Handoff]:
-    return Handoff.objects.filter(team__in=profile.teams.all())
+    # The team ids as literals: the planner then knows how many rows a report reads (a subquery over the
+    # membership table hides it and turns hash joins into nested loops on 100,000 handoffs).
+    return Handoff.objects.filter(team_id__in=list(profile.teams.values_list("id", flat=True)))
+
+
+@contextmanager
+def _analytic() -> Iterator[None]:
+    """Report queries on PostgreSQL run in a transaction with room to hash and sort in memory (the
+    default 4 MB spills a 100,000-handoff GROUP BY to disk) and without JIT (compiling takes longer
+    than these queries run)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute("SET LOCAL jit = off")
+        yield
 
 
 class Percentile(Func):
@@ -107,6 +126,9 @@ class Percentile(Func):
 
     def __init__(self, expression: Any, percentile: float) -> None:
         super().__init__(expression, percentile=percentile)
+
+    def get_group_by_cols(self) -> list[Any]:
+        return []  # an aggregate: its inputs must not become GROUP BY columns
 
 
 def _seconds(start: str, end: str) -> ExpressionWrapper:
@@ -143,32 +165,47 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def _epoch(expression: Any) -> Func:
+    return Func(expression, function="EXTRACT", template="EXTRACT(EPOCH FROM %(expressions)s)")
+
+
+@_analytic()
 def handoff_quality(*, scope: QuerySet[Handoff], flt: ReportFilter) -> dict[str, Any]:
-    rows = handoffs_in(scope, flt)
-    counts = rows.aggregate(
-        handoffs=Count("id"),
-        connected=Count("id", filter=Q(connected_at__isnull=False)),
-        resolved=Count("id", filter=Q(status="resolved")),
-        abandoned=Count("id", filter=Q(status="abandoned")),
-        transferred=Count("id", filter=Q(status="transferred")),
-    )
-    repeat = (
-        rows.filter(connected_at__isnull=False)
-        .filter(Exists(MessageWarning.objects.filter(handoff=OuterRef("pk"), kind="repeat_question")))
-        .count()
-    )
-    re_escalated = rows.filter(status="resolved").filter(_re_escalated()).count()
-    csat = CsatRating.objects.filter(handoff__in=rows.values("pk")).aggregate(
-        bot=Avg("score", filter=Q(phase="bot")), human=Avg("score", filter=Q(phase="human"))
-    )
-    wait = _durations(rows, "queued_at", "claimed_at")
-    prepare = _durations(rows, "claimed_at", "connected_at")
-    resolution = _durations(rows, "connected_at", "ended_at", only=Q(status="resolved"))
-    bot_avg = round(csat["bot"], 2) if csat["bot"] is not None else None
-    human_avg = round(csat["human"], 2) if csat["human"] is not None else None
+    """Every metric of docs/metrics.md over the period's handoffs (``quality_report`` without the days)."""
+    report = _quality(handoffs_in(scope, flt), flt)
+    del report["by_day"]
+    return report
+
+
+@_analytic()
+def quality_report(*, scope: QuerySet[Handoff], flt: ReportFilter) -> dict[str, Any]:
+    """``handoff_quality`` and its ``by_day`` rows from one set of queries: what the API answers and the
+    dashboard shows. The totals are sums of the per-day counts (exact), so one GROUP BY over the
+    period serves both; only the percentiles need a pass of their own."""
+    return _quality(handoffs_in(scope, flt), flt)
+
+
+def _quality(rows: QuerySet[Handoff], flt: ReportFilter) -> dict[str, Any]:
+    days = _day_groups(rows, flt)
+    csat = _csat_groups(rows, TruncDate("queued_at")) if days else {}
+    totals = {
+        name: sum(day[name] for day in days)
+        for name in (
+            "handoffs",
+            "connected",
+            "resolved",
+            "abandoned",
+            "transferred",
+            "repeat",
+            "re_escalated",
+        )
+    }
+    durations = _period_durations(rows)
+    wait, prepare, resolution = durations["wait"], durations["prepare"], durations["resolution"]
+    bot_avg, human_avg = _mean(csat.values(), "bot"), _mean(csat.values(), "human")
     return {
-        "handoffs": counts["handoffs"],
-        "repeat_question_rate": _rate(repeat, counts["connected"]),
+        "handoffs": totals["handoffs"],
+        "repeat_question_rate": _rate(totals["repeat"], totals["connected"]),
         "csat_bot_avg": bot_avg,
         "csat_human_avg": human_avg,
         "csat_delta": round(human_avg - bot_avg, 2)
@@ -180,34 +217,86 @@ def handoff_quality(*, scope: QuerySet[Handoff], flt: ReportFilter) -> dict[str,
         "p90_prepare_seconds": prepare["p90"],
         "median_resolution_seconds": resolution["p50"],
         "p90_resolution_seconds": resolution["p90"],
-        "re_escalation_rate": _rate(re_escalated, counts["resolved"]),
-        "transfer_rate": _rate(counts["transferred"], counts["handoffs"]),
-        "abandonment_rate": _rate(counts["abandoned"], counts["handoffs"]),
-        "sentiment_delta_avg": _sentiment_delta(rows),
+        "re_escalation_rate": _rate(totals["re_escalated"], totals["resolved"]),
+        "transfer_rate": _rate(totals["transferred"], totals["handoffs"]),
+        "abandonment_rate": _rate(totals["abandoned"], totals["handoffs"]),
+        "sentiment_delta_avg": _sentiment_delta(rows) if totals["connected"] else None,
         "commitments": _commitments(rows),
+        "by_day": _day_rows(rows, days, csat),
     }
 
 
-def _sentiment_delta(rows: QuerySet[Handoff]) -> float | None:
-    customer = Turn.objects.filter(
-        conversation_id=OuterRef("conversation_id"), role="customer", sentiment__isnull=False
-    )
-    before = customer.filter(occurred_at__lt=OuterRef("queued_at"))
-    after = customer.filter(occurred_at__gte=OuterRef("connected_at"))
-
-    def mean(turns: QuerySet[Turn]) -> Subquery:
-        return Subquery(
-            turns.order_by().values("conversation_id").annotate(mean=Avg("sentiment")).values("mean")[:1],
+def _period_durations(rows: QuerySet[Handoff]) -> dict[str, dict[str, float | None]]:
+    """Median and p90 of the wait, the preparation and the resolution: one pass on PostgreSQL (six
+    percentile_cont over the same rows; a span that did not happen is NULL and left out)."""
+    if connection.vendor != "postgresql":
+        return {
+            "wait": _durations(rows, "queued_at", "claimed_at"),
+            "prepare": _durations(rows, "claimed_at", "connected_at"),
+            "resolution": _durations(rows, "connected_at", "ended_at", only=Q(status="resolved")),
+        }
+    spans = {
+        "wait": _epoch(_seconds("queued_at", "claimed_at")),
+        "prepare": _epoch(_seconds("claimed_at", "connected_at")),
+        "resolution": Case(
+            When(status="resolved", then=_epoch(_seconds("connected_at", "ended_at"))),
             output_field=FloatField(),
-        )
+        ),
+    }
+    aggregates = {
+        f"{name}_{label}": Percentile(span, share)
+        for name, span in spans.items()
+        for label, share in (("p50", 0.5), ("p90", 0.9))
+    }
+    result = rows.aggregate(**aggregates)
+    return {name: {label: _round1(result[f"{name}_{label}"]) for label in ("p50", "p90")} for name in spans}
 
-    deltas = (
-        rows.filter(connected_at__isnull=False)
-        .annotate(before=mean(before), after=mean(after))
-        .filter(before__isnull=False, after__isnull=False)
-        .aggregate(delta=Avg(F("after") - F("before"), output_field=FloatField()))
-    )
-    return round(deltas["delta"], 3) if deltas["delta"] is not None else None
+
+def _mean(groups: Any, phase: str) -> float | None:
+    """The mean rating of ``phase`` over all groups, from their sums and counts (exact)."""
+    count = sum(group[f"{phase}_n"] for group in groups)
+    return round(sum(group[f"{phase}_sum"] for group in groups) / count, 2) if count else None
+
+
+def _round1(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
+
+
+def _sentiment_delta(rows: QuerySet[Handoff]) -> float | None:
+    """Per connected handoff, the mean customer sentiment after connect minus the mean before the
+    escalation; averaged over handoffs with scored customer turns on both sides.
+
+    One join of the period's connected handoffs with the scored customer turns of their conversations,
+    grouped per handoff: PostgreSQL hashes it, reading the turns from the partial index
+    ``turn_customer_mood`` (conversation, time, sentiment of customer turns) alone. Written in SQL
+    around the ORM's own query for the handoffs because the ORM would join through the conversation
+    table, which adds nothing here.
+    """
+    try:
+        handoffs_sql, params = (
+            rows.filter(connected_at__isnull=False)
+            .values("id", "conversation_id", "queued_at", "connected_at")
+            .order_by()
+            .query.sql_with_params()
+        )
+    except EmptyResultSet:  # a reader with no team: nothing to average
+        return None
+    sql = f"""
+        SELECT AVG(after - before) FROM (
+            SELECT AVG(t.sentiment) FILTER (WHERE t.occurred_at < h.queued_at) AS before,
+                   AVG(t.sentiment) FILTER (WHERE t.occurred_at >= h.connected_at) AS after
+            FROM ({handoffs_sql}) h
+            JOIN {Turn._meta.db_table} t ON t.conversation_id = h.conversation_id
+            WHERE t.role = 'customer' AND t.sentiment IS NOT NULL
+            GROUP BY h.id
+        ) per_handoff
+        WHERE before IS NOT NULL AND after IS NOT NULL
+    """  # noqa: S608 (the inner query and its parameters come from the ORM)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    delta = row[0] if row else None
+    return round(float(delta), 3) if delta is not None else None
 
 
 def _commitments(rows: QuerySet[Handoff]) -> dict[str, int]:
@@ -249,9 +338,10 @@ def _repeat_handoffs() -> QuerySet[MessageWarning, Any]:
     return MessageWarning.objects.filter(kind="repeat_question").values("handoff_id")
 
 
-def _re_escalated() -> Exists:
-    """A new escalation (not a transfer) of the same conversation within 72 h of this handoff's end."""
-    later = Handoff.objects.filter(
+def _re_escalated(after: datetime) -> Exists:
+    """A new escalation (not a transfer) of the same conversation within 72 h of this handoff's end.
+    ``after``: the period's start (a handoff of the period ends after it, so the new one came later)."""
+    later = Handoff.objects.filter(queued_at__gt=after).filter(
         conversation_id=OuterRef("conversation_id"),
         queued_at__gt=OuterRef("ended_at"),
         queued_at__lte=OuterRef("ended_at") + RE_ESCALATION_WINDOW,
@@ -281,11 +371,17 @@ def _group_counts() -> dict[str, Any]:
     }
 
 
-def _group_medians(rows: QuerySet[Handoff], group: str) -> dict[Any, float | None]:
-    """Median wait per ``group`` value: one GROUP BY with percentile_cont on PostgreSQL."""
+def _group_counts_and_median() -> dict[str, Any]:
+    """``_group_counts``, and on PostgreSQL the median wait in the same GROUP BY (``wait_p50``)."""
     if connection.vendor == "postgresql":
-        medians = rows.values(group).annotate(p50=Percentile(_wait_epoch(), 0.5)).order_by()
-        return {row[group]: (round(row["p50"], 1) if row["p50"] is not None else None) for row in medians}
+        return _group_counts() | {"wait_p50": Percentile(_wait_epoch(), 0.5)}
+    return _group_counts()
+
+
+def _group_medians(rows: QuerySet[Handoff], group: str, groups: Any) -> dict[Any, float | None]:
+    """Median wait per ``group`` value: already in ``groups`` on PostgreSQL (percentile_cont)."""
+    if connection.vendor == "postgresql":
+        return {row[group]: _round1(row["wait_p50"]) for row in groups}
     # Embedded SQLite (demo-sized): no percentile aggregate, so the waits are sorted here.
     waits: dict[Any, list[float]] = {}
     for key, queued, claimed in rows.filter(claimed_at__isnull=False).values_list(
@@ -295,33 +391,66 @@ def _group_medians(rows: QuerySet[Handoff], group: str) -> dict[Any, float | Non
     return {key: _percentile(sorted(values), 0.5) for key, values in waits.items()}
 
 
-def _group_csat(rows: QuerySet[Handoff], group: Any) -> dict[Any, dict[str, float | None]]:
-    """Mean bot-phase and human-phase CSAT per ``group`` (an expression over the rated handoff)."""
-    ratings = (
-        CsatRating.objects.filter(handoff__in=rows.values("pk"))
-        .values(group=group)
-        .annotate(bot=Avg("score", filter=Q(phase="bot")), human=Avg("score", filter=Q(phase="human")))
-        .order_by()
-    )
+def _csat_groups(rows: QuerySet[Handoff], group: Any) -> dict[str | None, dict[str, Any]]:
+    """Per ``group`` (an expression over the handoff, keyed as text): the sum and the number of the
+    bot-phase and human-phase ratings given on the period's handoffs, and their means.
+
+    One join of those handoffs with their ratings, in SQL around the ORM's own query for the handoffs:
+    from the rating side the ORM would read the handoff table twice (a semi-join for the filter, a
+    join for the group)."""
+    try:
+        handoffs_sql, params = rows.annotate(grp=group).values("id", "grp").order_by().query.sql_with_params()
+    except EmptyResultSet:
+        return {}
+    sql = f"""
+        SELECT CAST(h.grp AS TEXT),
+               SUM(c.score) FILTER (WHERE c.phase = 'bot'), COUNT(c.id) FILTER (WHERE c.phase = 'bot'),
+               SUM(c.score) FILTER (WHERE c.phase = 'human'), COUNT(c.id) FILTER (WHERE c.phase = 'human')
+        FROM ({handoffs_sql}) h
+        JOIN {CsatRating._meta.db_table} c ON c.handoff_id = h.id
+        GROUP BY h.grp
+    """  # noqa: S608 (the inner query and its parameters come from the ORM)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
     return {
-        row["group"]: {
-            "bot": round(row["bot"], 2) if row["bot"] is not None else None,
-            "human": round(row["human"], 2) if row["human"] is not None else None,
+        key: {
+            "bot_sum": bot_sum or 0,
+            "bot_n": bot_n,
+            "human_sum": human_sum or 0,
+            "human_n": human_n,
+            "bot": round(bot_sum / bot_n, 2) if bot_n else None,
+            "human": round(human_sum / human_n, 2) if human_n else None,
         }
-        for row in ratings
+        for key, bot_sum, bot_n, human_sum, human_n in found
     }
 
 
-def by_day(*, scope: QuerySet[Handoff], flt: ReportFilter) -> list[dict[str, Any]]:
-    """One row per day of the period that has handoffs: counts, the main rates, CSAT by phase and the
-    median wait, each aggregated by the database (GROUP BY the day the handoff was queued)."""
-    rows = handoffs_in(scope, flt).annotate(day=TruncDate("queued_at"))
-    days: Any = rows.values("day").annotate(**_group_counts()).order_by("day")
-    csat = _group_csat(rows, TruncDate("handoff__queued_at")) if days else {}
-    medians = _group_medians(rows, "day") if days else {}
+def _day_groups(rows: QuerySet[Handoff], flt: ReportFilter) -> list[dict[str, Any]]:
+    """The period's handoffs per day queued: every count (re-escalations included) and, on PostgreSQL,
+    the median wait, in one GROUP BY."""
+    groups: Any = (
+        rows.annotate(day=TruncDate("queued_at"))
+        .values("day")
+        .annotate(**_group_counts_and_median(), re_escalated=_re_escalated_count(rows, flt))
+        .order_by("day")
+    )
+    return list(groups)
+
+
+def _re_escalated_count(rows: QuerySet[Handoff], flt: ReportFilter) -> Count:
+    """Resolved handoffs that came back within 72 h: the set is an uncorrelated subquery, hashed once."""
+    again = rows.filter(status="resolved").filter(_re_escalated(flt.since)).values("pk")
+    return Count("id", filter=Q(status="resolved") & Q(pk__in=again))
+
+
+def _day_rows(
+    rows: QuerySet[Handoff], days: list[dict[str, Any]], csat: dict[Any, Any]
+) -> list[dict[str, Any]]:
+    medians = _group_medians(rows.annotate(day=TruncDate("queued_at")), "day", days) if days else {}
     result = []
     for day in days:
-        scores = csat.get(day["day"], {})
+        scores = csat.get(day["day"].isoformat(), {})
         result.append(
             {
                 "day": day["day"].isoformat(),
@@ -340,6 +469,21 @@ def by_day(*, scope: QuerySet[Handoff], flt: ReportFilter) -> list[dict[str, Any
     return result
 
 
+@_analytic()
+def by_day(*, scope: QuerySet[Handoff], flt: ReportFilter) -> list[dict[str, Any]]:
+    """One row per day of the period that has handoffs: counts, the main rates, CSAT by phase and the
+    median wait, each aggregated by the database (GROUP BY the day the handoff was queued)."""
+    rows = handoffs_in(scope, flt)
+    days: Any = list(
+        rows.annotate(day=TruncDate("queued_at"))
+        .values("day")
+        .annotate(**_group_counts_and_median())
+        .order_by("day")
+    )
+    csat = _csat_groups(rows, TruncDate("queued_at")) if days else {}
+    return _day_rows(rows, days, csat)
+
+
 # Breakdown dimensions: the column a group is keyed by (also the filter's value) and its label.
 DIMENSIONS: dict[str, tuple[str, str]] = {
     "team": ("team__name", "team__name"),
@@ -349,6 +493,7 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
 }
 
 
+@_analytic()
 def breakdown(*, scope: QuerySet[Handoff], flt: ReportFilter, by: str) -> list[dict[str, Any]]:
     """The report per team, bot, issue type or agent: one GROUP BY aggregate, largest group first.
 
@@ -363,13 +508,13 @@ def breakdown(*, scope: QuerySet[Handoff], flt: ReportFilter, by: str) -> list[d
     groups = (
         rows.values(key, label)
         .annotate(
-            **_group_counts(),
-            re_escalated=Count("id", filter=Q(status="resolved") & Q(_re_escalated())),
+            **_group_counts_and_median(),
+            re_escalated=_re_escalated_count(rows, flt),
         )
         .order_by("-handoffs", key)
     )
-    csat = _group_csat(rows, F(f"handoff__{key}")) if groups else {}
-    medians = _group_medians(rows, key) if groups else {}
+    csat = _csat_groups(rows, F(key)) if groups else {}
+    medians = _group_medians(rows, key, groups) if groups else {}
     result = []
     for group in groups:
         value = group[key] or None

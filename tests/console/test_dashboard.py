@@ -127,6 +127,7 @@ def test_the_page_the_api_and_the_csv_agree_with_the_hand_computation(scenario, 
     api_rows = list(csv.DictReader(io.StringIO(api_csv.content.decode())))
     assert page_rows == api_rows
     assert [row["day"] for row in page_rows] == [day["day"] for day in body["by_day"]]
+    assert len({row["day"] for row in page_rows}) == len(page_rows)  # one row per day
     assert sum(int(row["handoffs"]) for row in page_rows) == EXPECTED["handoffs"]
     for row, day in zip(page_rows, body["by_day"], strict=True):
         for key, value in day.items():
@@ -393,4 +394,6 @@ def test_seed_history_writes_weeks_once_and_the_dashboard_reads_them(supervisor,
     html = login(supervisor).get("/supervisor/?period=14").content.decode()
     assert int(kpis(html)["handoffs"]) > 0
     team_table = html.split('data-breakdown="team"', 1)[1].split("</table>", 1)[0]
-    assert sum(int(n) for n in re.findall(r'data-handoffs="(\d+)"', team_table)) == int(kpis(html)["handoffs"])
+    assert sum(int(n) for n in re.findall(r'data-handoffs="(\d+)"', team_table)) == int(
+        kpis(html)["handoffs"]
+    )
