@@ -37,6 +37,7 @@ from handoffs.schemas import (
     Event,
     EventBatch,
     EventsOk,
+    FilterText,
     HandoffOut,
     HandoffStateOut,
     MessageIn,
@@ -75,13 +76,19 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
 class WarmlineAPI(NinjaAPI):
-    """NinjaAPI that also publishes schemas referenced from hand-written request bodies."""
+    """NinjaAPI that also publishes schemas referenced from hand-written request bodies, and documents
+    errors with the media type they are sent with (RFC 9457 problem documents)."""
 
     extra_schemas: dict[str, Any] = {}
 
     def get_openapi_schema(self, **kwargs: Any) -> Any:
         schema = super().get_openapi_schema(**kwargs)
         schema.setdefault("components", {}).setdefault("schemas", {}).update(self.extra_schemas)
+        for operation in (op for item in schema.get("paths", {}).values() for op in item.values()):
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if int(status) >= 400 and "application/json" in content:
+                    content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
         return schema
 
 
@@ -216,7 +223,8 @@ _PROBLEMS = {
 
 @bots.post(
     "/bots/{bot_id}/events",
-    response={200: EventsOk, 201: EscalationOk, **_PROBLEMS},
+    # 200 also answers an escalation while the conversation's handoff is still open (that handoff).
+    response={200: EventsOk | EscalationOk, 201: EscalationOk, **_PROBLEMS},
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": _events_schema}}}
     },
@@ -431,15 +439,16 @@ reports = Router(tags=["reports"], auth=AgentToken())
     "/reports/handoff-quality",
     response={200: QualityReportOut, **_PROBLEMS},
     summary="Handoff quality for your teams (supervisors); format=csv gives the by_day rows",
+    openapi_extra={"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
 )
 def get_handoff_quality(
     request: HttpRequest,
     since: date | datetime | None = None,
     until: date | datetime | None = None,
-    team: str = "",
-    bot: str = "",
-    issue_type: str = "",
-    agent: str = "",
+    team: FilterText = "",
+    bot: FilterText = "",
+    issue_type: FilterText = "",
+    agent: FilterText = "",
     format: str = "json",
 ) -> Any:
     profile = _agent(request)

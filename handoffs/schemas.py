@@ -253,6 +253,8 @@ AgentText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), AfterValidator(_no_nul)
 ]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_no_nul)]
+# A query filter compared with stored text: PostgreSQL cannot take NUL in a parameter, so it is a 422.
+FilterText = Annotated[str, AfterValidator(_no_nul)]
 
 
 class QueueItemOut(Schema):
