@@ -64,9 +64,10 @@ def chromium() -> Iterator[Any]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def warmline_server(django_db_setup, tmp_path_factory) -> Iterator[live.Server]:
-    """daphne (and a Celery worker when REDIS_URL is set) serving the pytest database."""
+    """daphne (and a Celery worker when REDIS_URL is set) serving the pytest database, for this package
+    only: a worker left running would take the Celery tasks other tests queue in the same Redis."""
     from django.conf import settings
     from django.db import connection
 

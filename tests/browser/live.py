@@ -102,6 +102,7 @@ def _env(database: str, redis: str | None) -> dict[str, str]:
     env |= {
         "DJANGO_SETTINGS_MODULE": "console.settings_test",
         "DATABASE_URL": database,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "PYTHONUNBUFFERED": "1",
         "LOG_LEVEL": "WARNING",
     }

@@ -54,6 +54,11 @@ def test_two_agents_and_an_outsider_through_a_whole_handoff(
     expect(state).to_have_attribute("data-status", "connected")
     expect(state).to_contain_text("You are talking with Dana Reyes")
 
+    # The suggested opening goes into the composer in one click (editable there, not sent).
+    ada.get_by_role("button", name="Use this").click()
+    expect(ada.locator("#message-text")).to_have_value(ada.locator("#opening-text").input_value())
+    expect(ada.locator("#message-text")).to_be_focused()
+
     # The agent writes; the bot's endpoint receives it, signed with the bot's secret.
     ada.locator("#message-text").fill("Hi Dana, I'm Ada. I have your order open and I'm on it.")
     ada.locator("#message-text").press("Enter")
