@@ -90,8 +90,11 @@ class BatchApplier:
     # --- conversations and customers --------------------------------------------------------------
 
     def _lock_existing(self, external_ids: set[str]) -> None:
+        # FOR NO KEY UPDATE (no_key): batches on a conversation still queue behind each other, but rows that
+        # only reference it (a task's observation, with the customer locked) are not blocked: FOR UPDATE
+        # here deadlocked with the self-model inference task for the same customer.
         rows = (
-            Conversation.objects.select_for_update()
+            Conversation.objects.select_for_update(no_key=True)
             .select_related("customer")
             .filter(bot=self.bot, external_id__in=sorted(external_ids))
             .order_by("external_id")
@@ -132,7 +135,7 @@ class BatchApplier:
         except IntegrityError:
             # Created by a concurrent request since we looked: wait for its lock and continue with it.
             return (
-                Conversation.objects.select_for_update()
+                Conversation.objects.select_for_update(no_key=True)
                 .select_related("customer")
                 .get(bot=self.bot, external_id=event.conversation_id)
             )
