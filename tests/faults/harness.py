@@ -256,6 +256,9 @@ def product_env(*, database: str, redis: str, **extra: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "console.settings_test",
         "DATABASE_URL": database,
         "REDIS_URL": redis,
+        # daphne and celery are console scripts: without this they would import whichever checkout the
+        # virtualenv was installed from, not this one.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "PYTHONUNBUFFERED": "1",
         "LOG_LEVEL": "WARNING",
         **extra,
