@@ -22,6 +22,7 @@ urlpatterns = [
     path("supervisor/", dashboard.dashboard_page, name="dashboard"),
     path("supervisor/report.csv", dashboard.report_csv, name="dashboard-csv"),
     path("supervisor/floor", dashboard.floor_partial, name="floor"),
+    path("supervisor/breakdown/<str:by>", dashboard.breakdown_partial, name="dashboard-breakdown"),
     path("supervisor/handoffs/", dashboard.handoff_list, name="supervisor-handoffs"),
     path("supervisor/handoffs/<uuid:handoff_id>/", dashboard.handoff_frame, name="supervisor-handoff"),
     path("supervisor/handoffs/<uuid:handoff_id>/live", dashboard.handoff_observe, name="supervisor-observe"),

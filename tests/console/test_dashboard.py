@@ -52,6 +52,7 @@ def pages(handoff_id) -> list[str]:
         "/supervisor/",
         "/supervisor/report.csv",
         "/supervisor/floor",
+        "/supervisor/breakdown/team",
         "/supervisor/handoffs/",
         f"/supervisor/handoffs/{handoff_id}/",
         f"/supervisor/handoffs/{handoff_id}/live",
@@ -147,13 +148,17 @@ def test_filters_narrow_page_and_api_alike(scenario, supervisor, login, api_as, 
 
 @db
 def test_breakdowns_add_up_to_the_total(scenario, supervisor, login):
-    page = login(supervisor).get("/supervisor/").content.decode()
+    client = login(supervisor)
+    page = client.get("/supervisor/").content.decode()
     for by in ("team", "bot", "issue_type", "agent"):
-        table = page.split(f'data-breakdown="{by}"', 1)[1].split("</table>", 1)[0]
+        # the page asks for each table once shown (hx-get on load), with its filters
+        assert f'hx-get="/supervisor/breakdown/{by}?period=30"' in page, by
+        table = client.get(f"/supervisor/breakdown/{by}?period=30").content.decode()
         counts = [int(value) for value in re.findall(r'data-handoffs="(\d+)"', table)]
         assert sum(counts) == EXPECTED["handoffs"], by
-    agent_table = page.split('data-breakdown="agent"', 1)[1].split("</table>", 1)[0]
+    agent_table = client.get("/supervisor/breakdown/agent").content.decode()
     assert 'data-key="ada" data-handoffs="2"' in agent_table  # the two handoffs ada claimed
+    assert client.get("/supervisor/breakdown/password").status_code == 404
 
 
 @db
@@ -356,7 +361,13 @@ def test_markup_in_turns_notes_and_names_is_inert(bot, support_team, supervisor,
     )
     Conversation.objects.filter(pk=handoff.conversation_id).update(issue_type=evil)
     client = login(supervisor)
-    for url in (f"/supervisor/handoffs/{handoff.pk}/", "/supervisor/handoffs/", "/supervisor/?period=7"):
+    urls = (
+        f"/supervisor/handoffs/{handoff.pk}/",
+        "/supervisor/handoffs/",
+        "/supervisor/?period=7",
+        "/supervisor/breakdown/issue_type?period=7",
+    )
+    for url in urls:
         html = client.get(url).content.decode()
         assert "<script>alert" not in html and "<img src=x" not in html, url
         assert "&lt;script&gt;" in html, url
@@ -391,9 +402,10 @@ def test_seed_history_writes_weeks_once_and_the_dashboard_reads_them(supervisor,
     assert "already seeded" in again.getvalue() and Handoff.objects.count() == first
     # morgan (the demo supervisor) now supervises every team, and the numbers add up on the page
     assert supervisor.teams.count() == 3
-    html = login(supervisor).get("/supervisor/?period=14").content.decode()
+    client = login(supervisor)
+    html = client.get("/supervisor/?period=14").content.decode()
     assert int(kpis(html)["handoffs"]) > 0
-    team_table = html.split('data-breakdown="team"', 1)[1].split("</table>", 1)[0]
+    team_table = client.get("/supervisor/breakdown/team?period=14").content.decode()
     assert sum(int(n) for n in re.findall(r'data-handoffs="(\d+)"', team_table)) == int(
         kpis(html)["handoffs"]
     )
