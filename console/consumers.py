@@ -121,7 +121,9 @@ class HandoffSocket(AgentSocket):
     async def warmline_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
         if event["type"] == "turn.created":
-            await self.send(text_data=render.chat_line_event(event))
+            await self.send(
+                text_data=render.chat_line_event(event, customer=self.handoff.conversation.customer)
+            )
         elif event["type"] == "assist.created" and event["handoff_id"] == str(self.handoff.pk):
             html = await database_sync_to_async(render.assist_event)(
                 self.handoff.pk, self.profile, event["item_id"]

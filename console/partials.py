@@ -164,7 +164,7 @@ def handoff_state_event(handoff_id: Any, profile: AgentProfile) -> str:
     return render_to_string(f"{HANDOFF}#state", context)
 
 
-def chat_line_event(event: dict[str, Any]) -> str:
+def chat_line_event(event: dict[str, Any], *, customer: Any = None) -> str:
     line = {
         "seq": event["seq"],
         "role": event["role"],
@@ -173,7 +173,7 @@ def chat_line_event(event: dict[str, Any]) -> str:
         "score": event.get("score"),
         "author": event.get("author"),  # an agent turn's display name, when the event carries it
     }
-    return render_to_string(f"{HANDOFF}#chat-line-oob", {"turn": line})
+    return render_to_string(f"{HANDOFF}#chat-line-oob", {"turn": line, "customer": customer})
 
 
 def assist_event(handoff_id: Any, profile: AgentProfile, item_id: int) -> str:

@@ -177,7 +177,7 @@ def _set_commitment_status(
 ) -> dict[str, Any]:
     """Change a commitment's status on its row and in the package (matched by source, seq and text)."""
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=commitment.conversation_id)
+        conversation = Conversation.objects.select_for_update(no_key=True).get(pk=commitment.conversation_id)
         commitment.status = status
         commitment.save(update_fields=["status", "updated_at"])
         for item in conversation.context["commitments"]:

@@ -59,9 +59,14 @@ def _lock(handoff_id: Any) -> Locked:
     if conversation_id is None:
         raise NotFound("No such handoff.")
     conversation = (
-        Conversation.objects.select_for_update().select_related("bot", "customer").get(pk=conversation_id)
+        # Only the conversation row (not its customer or bot, which select_related would lock too), and
+        # FOR NO KEY UPDATE, so inserts that merely reference it (observations, turns) are not blocked:
+        # the self-model task holds the customer and inserts observations; locking both here deadlocked.
+        Conversation.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("bot", "customer")
+        .get(pk=conversation_id)
     )
-    handoff = Handoff.objects.select_for_update().select_related("team").get(pk=handoff_id)
+    handoff = Handoff.objects.select_for_update(of=("self",)).select_related("team").get(pk=handoff_id)
     return Locked(conversation=conversation, handoff=handoff)
 
 

@@ -71,7 +71,16 @@ def turn_event(turn: Turn) -> dict[str, Any]:
         "text": turn.text,
         "score": turn.sentiment,
         "at": iso(turn.occurred_at),
+        "author": _author_name(turn),
     }
+
+
+def _author_name(turn: Turn) -> str | None:
+    """An agent turn's display name, so live chat lines name the person (the package has no authors)."""
+    if turn.author_id is None or turn.author is None:
+        return None
+    profile = getattr(turn.author, "agent", None)
+    return profile.name if profile is not None else turn.author.get_username()
 
 
 def commitment_keys(conversation: Conversation) -> set[tuple[str, int | None, str]]:
