@@ -598,7 +598,7 @@ def _rows_and_notes(ctx: Context, details: dict[str, Any]) -> list[Row]:
         "when the reads began (other work competes above ~1)"
     )
     for label, plan in probe["plans"].items():
-        queries = [query for query in plan["queries"] if "handoffs_handoff" in query["sql"]]
+        queries = [query for query in plan["queries"] if query["ms"] >= 1]  # not the token and team lookups
         scans = sorted({scan for query in queries for scan in query["scans"]})
         seq = [scan for scan in scans if scan.startswith("Seq Scan")]
         per_query = "; ".join(f"{query['ms']:.0f} ms [{', '.join(query['scans'])}]" for query in queries)
