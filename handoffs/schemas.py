@@ -11,6 +11,20 @@ Short = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whi
 Label = Annotated[str, StringConstraints(max_length=200)]
 
 
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("must not be null")
+    return value
+
+
+# An observation's value: a belief that something is "nothing" is no belief (the column is NOT NULL).
+BeliefValue = Annotated[
+    Any,
+    AfterValidator(_not_null),
+    Field(json_schema_extra={"description": "Any JSON value except null.", "not": {"type": "null"}}),
+]
+
+
 class Schema(BaseModel):
     # Unknown fields are ignored so that bots may send more than the contract names.
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
@@ -49,7 +63,7 @@ class CommitmentData(Schema):
 
 class ObservationData(Schema):
     key: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z][\w.\-]*$")]
-    value: Any = Field(json_schema_extra={"description": "Any JSON value."})
+    value: BeliefValue
     confidence: Annotated[float, Field(ge=0, le=1)]
     scope: Literal["general", "billing", "technical", "sensitive"] = "general"
 
@@ -231,7 +245,7 @@ class ProblemOut(Schema):
 
 class AgentObservationIn(Schema):
     key: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z][\w.\-]*$")]
-    value: Any = Field(json_schema_extra={"description": "Any JSON value."})
+    value: BeliefValue
     confidence: Annotated[float, Field(ge=0, le=1)] = 0.9
     scope: Literal["general", "billing", "technical", "sensitive"] = "general"
 

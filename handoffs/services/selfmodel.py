@@ -31,6 +31,12 @@ def observation_record(
     observed_at: datetime,
     conversation: Conversation | None = None,
 ) -> Observation:
+    if value is None:
+        # The bodies' schemas refuse null already; this also covers the console's belief form.
+        raise InvalidInput(
+            "An observation needs a value (null is none).",
+            errors=[{"loc": ["body", "value"], "msg": "must not be null"}],
+        )
     with transaction.atomic():
         # Serialise writers per customer: each recomputation sees every committed observation, so
         # concurrent writers end at the same belief as if they had written one after another.
