@@ -72,6 +72,9 @@ def report_filter(
     now = timezone.now()
     end = _moment(until, end_of_day=True) if until else now
     start = _moment(since, end_of_day=False) if since else end - timedelta(days=30)
+    # PostgreSQL text cannot hold U+0000; a filter containing it names nothing, so it is dropped here
+    # (the API refuses it earlier with a 422; the dashboard's GET form just shows no match).
+    team, bot, issue_type, agent = (value.replace("\x00", "") for value in (team, bot, issue_type, agent))
     return ReportFilter(since=start, until=end, team=team, bot=bot, issue_type=issue_type, agent=agent)
 
 

@@ -49,3 +49,13 @@ def test_supervisors_see_only_their_teams(scenario, api_as):
 
     elsewhere = AgentFactory(user__username="boss", teams=[TeamFactory(name="Other")], is_supervisor=True)
     assert api_as(elsewhere).get_path("/api/v1/reports/handoff-quality").json()["handoffs"] == 0
+
+
+def test_a_nul_in_a_dashboard_filter_names_nothing_and_is_not_an_error(scenario, supervisor, client):
+    client.force_login(supervisor.user)
+    for path in (
+        "/supervisor/?team=a%00",
+        "/supervisor/handoffs/?bot=a%00",
+        "/supervisor/report.csv?agent=%00",
+    ):
+        assert client.get(path).status_code == 200, path
