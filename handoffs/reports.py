@@ -21,7 +21,7 @@ Definitions (also in docs/metrics.md):
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
@@ -79,10 +79,18 @@ def report_filter(
 
 
 def _moment(value: datetime | date, *, end_of_day: bool) -> datetime:
+    """An aware moment in UTC. Python accepts offsets up to ±24 h, PostgreSQL only up to ±15:59, so any
+    offset is resolved here; a moment beyond the calendar's ends is clamped to it."""
     if isinstance(value, datetime):
-        return value if timezone.is_aware(value) else timezone.make_aware(value)
-    moment = datetime.combine(value, datetime.max.time() if end_of_day else datetime.min.time())
-    return timezone.make_aware(moment)
+        moment = value if timezone.is_aware(value) else timezone.make_aware(value)
+    else:
+        moment = timezone.make_aware(
+            datetime.combine(value, datetime.max.time() if end_of_day else datetime.min.time())
+        )
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return (datetime.max if moment.year > 1 else datetime.min).replace(tzinfo=UTC)
 
 
 def handoffs_in(scope: QuerySet[Handoff], flt: ReportFilter) -> QuerySet[Handoff]:

@@ -59,3 +59,13 @@ def test_a_nul_in_a_dashboard_filter_names_nothing_and_is_not_an_error(scenario,
         "/supervisor/report.csv?agent=%00",
     ):
         assert client.get(path).status_code == 200, path
+
+
+@pytest.mark.parametrize(
+    "since", ["1747-12-27T15:52:09.49-22:32", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"]
+)
+def test_any_valid_moment_is_accepted_whatever_its_offset(scenario, supervisor, api_as, since):
+    from urllib.parse import quote
+
+    response = api_as(supervisor).get_path(f"/api/v1/reports/handoff-quality?since={quote(since)}")
+    assert response.status_code == 200, response.content
