@@ -16,7 +16,13 @@ from bench.servers import Servers
 from bench.stack import Stack, StackError
 
 # Importing a benchmark module registers its benchmarks; this order is the run order.
-BENCHMARK_MODULES = ("bench.ingest", "bench.conversation_get", "bench.selfmodel", "bench.reports_bench")
+BENCHMARK_MODULES = (
+    "bench.ingest",
+    "bench.conversation_get",
+    "bench.selfmodel",
+    "bench.console_fanout",
+    "bench.reports_bench",
+)
 for _module in BENCHMARK_MODULES:
     importlib.import_module(_module)
 
