@@ -5,7 +5,7 @@ the same partials inside whole pages. No HTML is built here, only chosen.
 """
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -16,7 +16,6 @@ from handoffs import selectors
 from handoffs.models import AgentProfile, AssistItem, Commitment, Handoff, HandoffStatus, Team, Turn, TurnRole
 from handoffs.services.agents import team_scopes
 from handoffs.services.assist import assist_items_for
-from handoffs.services.handoffs import agent_display_name
 from handoffs.services.selfmodel import selfmodel_read
 
 QUEUE = "console/queue.html"
@@ -45,13 +44,12 @@ def _row(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _language_first(item: dict[str, Any], languages: list[str]) -> bool:
-    language = (item.get("language") or "").split("-")[0].lower()
-    if not language or language == "en" or language in {lang.split("-")[0].lower() for lang in languages}:
-        return False
+    """Whether this person must wait for the language-first window (see handoffs.services.routing)."""
     queued_at = _when(item["queued_at"])
-    return queued_at is not None and timezone.now() - queued_at < timedelta(
-        seconds=selectors.LANGUAGE_FIRST_SECONDS
-    )
+    if queued_at is None:
+        return False
+    first = selectors.speaker_first(item.get("language") or "", queued_at=queued_at, now=timezone.now())
+    return bool(first) and first not in {lang.split("-")[0].lower() for lang in languages}
 
 
 def queue_resync(profile: AgentProfile) -> str:
@@ -89,32 +87,33 @@ def queue_event(event: dict[str, Any], *, username: str, languages: list[str]) -
 # --- one handoff ----------------------------------------------------------------------------------
 
 
-def handoff_context(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
-    """Everything the handoff page shows, most important first."""
-    conversation = handoff.conversation
-    package = conversation.context
-    scores = {point["seq"]: point["score"] for point in package["emotion"]["trajectory"]}
-    beliefs = selfmodel_read(
-        customer=conversation.customer,
-        scopes=team_scopes(profile),
-        actor_type="agent",
-        actor_ref=profile.user.get_username(),
-    )
+def handoff_core(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
+    """What every part of the handoff page needs: who is looking, what they may do, the state panel.
+
+    Live pushes and partial responses render from this alone; the whole page adds the rest (below), so a
+    state change pushed to every watching socket does not reread, and audit, the customer's beliefs."""
     is_mine = handoff.agent_id == profile.user_id
-    authors = _agent_authors(conversation)
-    rows = {
-        (row.source, row.seq, row.text): row.pk
-        for row in Commitment.objects.filter(conversation=conversation).only("source", "seq", "text")
-    }
     return {
         "handoff": handoff,
         "profile": profile,
-        "package": package,
-        "customer": conversation.customer,
+        "package": handoff.conversation.context,
+        "customer": handoff.conversation.customer,
         "is_mine": is_mine,
         "can_claim": handoff.status == HandoffStatus.QUEUED
         and handoff.reserved_for_id in (None, profile.user_id),
         "can_act": is_mine and handoff.status in (HandoffStatus.PREPARING, HandoffStatus.CONNECTED),
+        "timeline": [step | {"at_dt": _when(step["at"])} for step in selectors.handoff_timeline(handoff)],
+        "priority": selectors.priority_now(handoff),
+        "now": timezone.now(),
+    }
+
+
+def transcript_part(handoff: Handoff) -> dict[str, Any]:
+    conversation = handoff.conversation
+    package = conversation.context
+    scores = {point["seq"]: point["score"] for point in package["emotion"]["trajectory"]}
+    authors = _agent_authors(conversation)
+    return {
         "transcript": [
             turn
             | {
@@ -123,38 +122,72 @@ def handoff_context(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
                 "author": authors.get(turn["seq"]),
             }
             for turn in package["transcript"]
-        ],
+        ]
+    }
+
+
+def beliefs_part(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
+    """The customer's beliefs this person may see (a read that audits sensitive beliefs)."""
+    scopes = team_scopes(profile)
+    beliefs = selfmodel_read(
+        customer=handoff.conversation.customer,
+        scopes=scopes,
+        actor_type="agent",
+        actor_ref=profile.user.get_username(),
+    )
+    return {
         "beliefs": [
             belief | {"updated_at_dt": _when(belief["updated_at"]), "value_json": json.dumps(belief["value"])}
             for belief in beliefs
         ],
-        "writable_scopes": sorted(team_scopes(profile)),
+        "writable_scopes": sorted(scopes),
+    }
+
+
+def commitments_part(handoff: Handoff) -> dict[str, Any]:
+    """The package's commitments, each with its row's id (for the tracker's buttons)."""
+    conversation = handoff.conversation
+    rows = {
+        (row.source, row.seq, row.text): row.pk
+        for row in Commitment.objects.filter(conversation=conversation).only("source", "seq", "text")
+    }
+    return {
         "commitments": [
             item | {"id": rows.get((item.get("source"), item.get("seq"), item.get("text")))}
-            for item in package["commitments"]
-        ],
-        "assist_items": assist_items_for(handoff) if is_mine else [],
-        "frame_handoffs": [
-            entry | {"queued_at_dt": _when(entry.get("queued_at"))}
-            for entry in package["handoffs"]
-            if entry["id"] != str(handoff.id)
-        ],
-        "timeline": [step | {"at_dt": _when(step["at"])} for step in selectors.handoff_timeline(handoff)],
-        "previous": handoff.previous,
-        "teams": Team.objects.exclude(pk=handoff.team_id).order_by("name"),
-        "colleagues": AgentProfile.objects.filter(teams__in=profile.teams.all())
-        .exclude(pk=profile.pk)
-        .select_related("user")
-        .distinct(),
-        "priority": selectors.priority_now(handoff),
-        "now": timezone.now(),
+            for item in conversation.context["commitments"]
+        ]
     }
+
+
+def handoff_context(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
+    """Everything the handoff page shows, most important first."""
+    core = handoff_core(handoff, profile)
+    return (
+        core
+        | transcript_part(handoff)
+        | beliefs_part(handoff, profile)
+        | commitments_part(handoff)
+        | {
+            "assist_items": assist_items_for(handoff) if core["is_mine"] else [],
+            "frame_handoffs": [
+                entry | {"queued_at_dt": _when(entry.get("queued_at"))}
+                for entry in core["package"]["handoffs"]
+                if entry["id"] != str(handoff.id)
+            ],
+            "previous": handoff.previous,
+            "teams": Team.objects.exclude(pk=handoff.team_id).order_by("name"),
+            "colleagues": AgentProfile.objects.filter(teams__in=profile.teams.all())
+            .exclude(pk=profile.pk)
+            .select_related("user")
+            .distinct(),
+        }
+    )
 
 
 def _agent_authors(conversation: Any) -> dict[int, str]:
     """Who wrote each agent turn (the package's transcript has roles, not people): seq -> display name."""
     turns = Turn.objects.filter(conversation=conversation, role=TurnRole.AGENT, author__isnull=False)
-    return {turn.seq: agent_display_name(turn.author) for turn in turns.select_related("author__agent")}
+    return {turn.seq: selectors.person_name(turn.author) for turn in turns.select_related("author__agent")}
 
 
 def _fresh(handoff_id: Any, profile: AgentProfile) -> Handoff:
@@ -163,12 +196,13 @@ def _fresh(handoff_id: Any, profile: AgentProfile) -> Handoff:
 
 def handoff_resync(handoff_id: Any, profile: AgentProfile) -> str:
     """State and the whole chat log, replacing what a (re)connecting browser shows."""
-    context = handoff_context(_fresh(handoff_id, profile), profile) | {"oob": True}
+    handoff = _fresh(handoff_id, profile)
+    context = handoff_core(handoff, profile) | transcript_part(handoff) | {"oob": True}
     return render_to_string(f"{HANDOFF}#state", context) + render_to_string(f"{HANDOFF}#chat-log", context)
 
 
 def handoff_state_event(handoff_id: Any, profile: AgentProfile) -> str:
-    context = handoff_context(_fresh(handoff_id, profile), profile) | {"oob": True}
+    context = handoff_core(_fresh(handoff_id, profile), profile) | {"oob": True}
     return render_to_string(f"{HANDOFF}#state", context)
 
 
@@ -196,6 +230,6 @@ def assist_event(handoff_id: Any, profile: AgentProfile, item_id: int) -> str:
         f"{HANDOFF}#assist-item-oob", {"item": {"id": item.pk, "kind": item.kind, **item.payload}}
     )
     if item.kind == AssistItem.Kind.COMMITMENT_UPDATE:
-        context = handoff_context(handoff, profile) | {"oob": True}
+        context = handoff_core(handoff, profile) | commitments_part(handoff) | {"oob": True}
         html += render_to_string(f"{HANDOFF}#commitments", context)
     return html

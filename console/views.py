@@ -113,7 +113,7 @@ def handoff_state(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.
     if handoff.status == "preparing":
         handoff_connect_due(handoff_id=str(handoff.pk))
         handoff = selectors.handoff_for_agent(agent=profile, handoff_id=handoff_id)
-    return render(request, "console/handoff.html#state", partials.handoff_context(handoff, profile))
+    return render(request, "console/handoff.html#state", partials.handoff_core(handoff, profile))
 
 
 # --- actions --------------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def message(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) 
         return redirect("console:handoff", handoff_id)
     handoff = selectors.handoff_for_agent(agent=profile, handoff_id=handoff_id)
     # A fresh composer (and a fresh idempotency key) after a send; the failed text is kept on an error.
-    context = partials.handoff_context(handoff, profile) | {
+    context = partials.handoff_core(handoff, profile) | {
         "message_key": key if error else uuid.uuid4().hex,
         "draft": text if error else "",
         "error": error,
@@ -239,7 +239,8 @@ def belief(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -
         if error:
             messages.error(request, error)
         return redirect("console:handoff", handoff_id)
-    context = partials.handoff_context(handoff, profile) | {"belief_error": error}
+    context = partials.handoff_core(handoff, profile) | partials.beliefs_part(handoff, profile)
+    context["belief_error"] = error
     return render(request, "console/handoff.html#beliefs", context, status=422 if error else 200)
 
 
@@ -282,7 +283,8 @@ def commitment(
     if not request.htmx:  # type: ignore[attr-defined]
         return redirect("console:handoff", handoff_id)
     handoff = selectors.handoff_for_agent(agent=profile, handoff_id=handoff_id)
-    return render(request, "console/handoff.html#commitments", partials.handoff_context(handoff, profile))
+    context = partials.handoff_core(handoff, profile) | partials.commitments_part(handoff)
+    return render(request, "console/handoff.html#commitments", context)
 
 
 class LoginView(auth_views.LoginView):

@@ -18,6 +18,21 @@ from handoffs.selfmodel import rules
 LANGUAGE_FIRST_SECONDS = 60  # see handoffs.services.routing
 
 
+def person_name(user: Any) -> str:
+    """How a person is named to others (customers, colleagues): their agent display name, else username."""
+    profile = getattr(user, "agent", None)
+    return profile.name if profile is not None else user.get_username()
+
+
+def speaker_first(language: str, *, queued_at: datetime, now: datetime) -> str:
+    """The language a pool handoff is shown in first (to its speakers), or "" once everyone may see it:
+    English and unknown languages at once, others after ``LANGUAGE_FIRST_SECONDS``."""
+    base = (language or "").split("-")[0].lower()
+    if not base or base == "en" or now - queued_at >= timedelta(seconds=LANGUAGE_FIRST_SECONDS):
+        return ""
+    return base
+
+
 def _external_id(value: str, what: str) -> str:
     # PostgreSQL text cannot hold U+0000; such an id names nothing, so it is simply not found.
     if "\x00" in value:

@@ -19,13 +19,13 @@ from handoffs.models import (
 from handoffs.priority import handoff_priority
 from handoffs.scheduling import run_later
 from handoffs.schemas import EscalationData
-from handoffs.selectors import queue_item_public
+from handoffs.selectors import LANGUAGE_FIRST_SECONDS, person_name
 from handoffs.services.callbacks import callback_enqueue
 from handoffs.services.routing import (
-    LANGUAGE_FIRST_SECONDS,
     eta_refresh_soon,
     needs_speaker,
     offer_next,
+    queued_event,
     route_team,
 )
 from handoffs.services.wait import estimate_wait_seconds
@@ -111,22 +111,11 @@ def handoff_escalate(
     if team.routing_mode == Team.RoutingMode.OFFER:
         offer_next(handoff)  # announces the row to the person offered it (or to the pool)
     else:
-        broadcast_on_commit(
-            team_queue_group(team.id), queued_event(handoff, emotion=context["emotion"]["current"])
-        )
+        broadcast_on_commit(team_queue_group(team.id), queued_event(handoff, now=handoff.queued_at))
         if needs_speaker(handoff):
             run_later(announce_handoff, str(handoff.id), delay=LANGUAGE_FIRST_SECONDS)
     eta_refresh_soon(team.id)  # a more urgent arrival moves others back
     return handoff, True
-
-
-def queued_event(handoff: Handoff, *, emotion: str) -> dict[str, Any]:
-    """The live event for a new queue row; it carries the row, so 50 consoles render it without a query."""
-    return {
-        "type": "handoff.queued",
-        "handoff_id": str(handoff.id),
-        "item": queue_item_public(handoff, now=handoff.queued_at, emotion=emotion),
-    }
 
 
 def _missing_transcript_turns(conversation: Conversation, data: EscalationData) -> list[Any]:
@@ -191,10 +180,7 @@ def handoff_public(
 
 
 def _agent_name(handoff: Handoff) -> str | None:
-    if handoff.agent is None:
-        return None
-    profile = getattr(handoff.agent, "agent", None)
-    return profile.name if profile else handoff.agent.get_username()
+    return person_name(handoff.agent) if handoff.agent is not None else None
 
 
 _WHY = {

@@ -29,17 +29,13 @@ from handoffs.models import (
 )
 from handoffs.priority import RE_ESCALATION, Priority, handoff_priority
 from handoffs.scheduling import enqueue_on_commit, run_later
-from handoffs.selectors import chain_start, handoff_id_for_agent
+from handoffs.selectors import chain_start, handoff_id_for_agent, person_name
 from handoffs.services.callbacks import callback_enqueue
 from handoffs.services.drafts import draft_check
-from handoffs.services.escalation import (
-    estimate_wait_seconds,
-    package_entry,
-    queue_position_for,
-    queued_event,
-)
-from handoffs.services.routing import eta_refresh_soon
+from handoffs.services.escalation import package_entry, queue_position_for
+from handoffs.services.routing import eta_refresh_soon, queued_event
 from handoffs.services.turns import turn_add, turn_event
+from handoffs.services.wait import estimate_wait_seconds
 from handoffs.tasks import assist_for_turn, handoff_auto_connect
 
 ACTIVE_STATUSES = (HandoffStatus.PREPARING, HandoffStatus.CONNECTED)
@@ -104,11 +100,6 @@ def _system_turn(locked: Locked, text: str, at: datetime) -> None:
         broadcast_on_commit(conversation_group(locked.conversation.id), turn_event(turn))
 
 
-def agent_display_name(user: Any) -> str:
-    profile = getattr(user, "agent", None)
-    return profile.name if profile is not None else user.get_username()
-
-
 # --- claim and preparation ------------------------------------------------------------------------
 
 
@@ -120,7 +111,7 @@ def handoff_claim(*, handoff_id: str, agent: AgentProfile) -> Handoff:
     if handoff.agent_id == agent.user_id and handoff.status in ACTIVE_STATUSES:
         return handoff  # a double click or a retried request: already theirs
     if handoff.status != HandoffStatus.QUEUED:
-        who = f" by {agent_display_name(handoff.agent)}" if handoff.agent is not None else ""
+        who = f" by {person_name(handoff.agent)}" if handoff.agent is not None else ""
         raise Conflict(f"This handoff was already taken{who}.", code="already_claimed")
     if handoff.reserved_for_id not in (None, agent.user_id):
         raise Conflict("This transfer is reserved for a named colleague.", code="reserved")
@@ -196,7 +187,7 @@ def _connect(locked: Locked, *, at: datetime) -> None:
     handoff.status = HandoffStatus.CONNECTED
     handoff.connected_at = at
     locked.conversation.status = ConversationStatus.CONNECTED
-    name = agent_display_name(handoff.agent)
+    name = person_name(handoff.agent)
     _system_turn(locked, f"{name} joined the conversation.", at)
     _save(locked, "status", "connected_at")
     callback_enqueue(
@@ -401,7 +392,7 @@ def handoff_transfer(
         note=note,
     )
     locked.conversation.status = ConversationStatus.QUEUED
-    to_whom = agent_display_name(target_user) if target_user is not None else f"the {target_team.name} team"
+    to_whom = person_name(target_user) if target_user is not None else f"the {target_team.name} team"
     _system_turn(locked, f"{agent.name} transferred the conversation to {to_whom}.", now)
     pkg.record_handoff(context, package_entry(new))
     locked.conversation.save(update_fields=["status", "last_seq", "context", "updated_at"])
@@ -412,15 +403,13 @@ def handoff_transfer(
         data={
             "to_handoff_id": str(new.id),
             "team": target_team.name,
-            "agent": agent_display_name(target_user) if target_user is not None else None,
+            "agent": person_name(target_user) if target_user is not None else None,
             "estimated_wait_seconds": new.estimated_wait_seconds,
         },
         at=now,
     )
     _changed(locked)
-    broadcast_on_commit(
-        team_queue_group(target_team.id), queued_event(new, emotion=context["emotion"]["current"])
-    )
+    broadcast_on_commit(team_queue_group(target_team.id), queued_event(new, now=new.queued_at))
     return new
 
 

@@ -13,7 +13,7 @@
   ``handoff.eta`` callback is sent when it moved by 30 s or a quarter, whichever is more.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +24,7 @@ from django.utils import timezone
 from handoffs.broadcast import broadcast_on_commit, team_queue_group
 from handoffs.models import AgentProfile, Bot, Conversation, Handoff, HandoffStatus, Team
 from handoffs.scheduling import run_later
-from handoffs.selectors import LANGUAGE_FIRST_SECONDS, queue_item_public
+from handoffs.selectors import queue_item_public, speaker_first
 from handoffs.services.callbacks import callback_enqueue
 from handoffs.services.wait import estimate_wait_seconds
 from handoffs.tasks import offer_expire, refresh_eta
@@ -53,12 +53,7 @@ def route_team(*, bot: Bot, skills: list[str], language: str) -> Team:
 
 def needs_speaker(handoff: Handoff) -> str:
     """The language a pool handoff is first shown in, or "" when everyone may see it now."""
-    language = (handoff.language or "").split("-")[0].lower()
-    if not language or language == "en":
-        return ""
-    if timezone.now() - handoff.queued_at >= timedelta(seconds=LANGUAGE_FIRST_SECONDS):
-        return ""
-    return language
+    return speaker_first(handoff.language, queued_at=handoff.queued_at, now=timezone.now())
 
 
 # --- offers ---------------------------------------------------------------------------------------
@@ -95,25 +90,27 @@ def offer_next(handoff: Handoff) -> AgentProfile | None:
         handoff.offered_to = None
         handoff.offer_expires_at = None
         handoff.save(update_fields=["offered_to", "offer_expires_at", "updated_at"])
-        broadcast_on_commit(team_queue_group(handoff.team_id), queued_event_for(handoff))  # back to the pool
+        broadcast_on_commit(team_queue_group(handoff.team_id), queued_event(handoff))  # back to the pool
         return None
     chosen = candidates[0]
     handoff.offered_to = chosen.user
     handoff.offer_expires_at = now + timedelta(seconds=handoff.team.offer_seconds)
     handoff.offered_before = [*handoff.offered_before, chosen.user_id]
     handoff.save(update_fields=["offered_to", "offer_expires_at", "offered_before", "updated_at"])
-    broadcast_on_commit(team_queue_group(handoff.team_id), queued_event_for(handoff))
+    broadcast_on_commit(team_queue_group(handoff.team_id), queued_event(handoff))
     run_later(offer_expire, str(handoff.pk), delay=handoff.team.offer_seconds)
     return chosen
 
 
-def queued_event_for(handoff: Handoff) -> dict[str, Any]:
-    conversation = handoff.conversation
+def queued_event(handoff: Handoff, *, now: datetime | None = None) -> dict[str, Any]:
+    """The live event for a queue row; it carries the row, so 50 consoles render it without a query."""
     return {
         "type": "handoff.queued",
         "handoff_id": str(handoff.pk),
         "item": queue_item_public(
-            handoff, now=timezone.now(), emotion=conversation.context["emotion"]["current"]
+            handoff,
+            now=now or timezone.now(),
+            emotion=handoff.conversation.context["emotion"]["current"],
         ),
     }
 
@@ -204,5 +201,5 @@ def announce_to_all(*, handoff_id: str) -> bool:
     handoff = Handoff.objects.select_related("team", "conversation__customer").filter(pk=handoff_id).first()
     if handoff is None or handoff.status != HandoffStatus.QUEUED:
         return False
-    broadcast_on_commit(team_queue_group(handoff.team_id), queued_event_for(handoff))
+    broadcast_on_commit(team_queue_group(handoff.team_id), queued_event(handoff))
     return True

@@ -10,6 +10,7 @@ from typing import Any
 from handoffs.clock import iso
 from handoffs.context import package as pkg
 from handoffs.models import Commitment, Conversation, ProvidedInfo, Turn
+from handoffs.selectors import person_name
 
 
 def turn_add(
@@ -79,8 +80,7 @@ def _author_name(turn: Turn) -> str | None:
     """An agent turn's display name, so live chat lines name the person (the package has no authors)."""
     if turn.author_id is None or turn.author is None:
         return None
-    profile = getattr(turn.author, "agent", None)
-    return profile.name if profile is not None else turn.author.get_username()
+    return person_name(turn.author)
 
 
 def commitment_keys(conversation: Conversation) -> set[tuple[str, int | None, str]]:
