@@ -100,6 +100,15 @@ def _wait_for(predicate, timeout=20.0):
     raise AssertionError("timed out")
 
 
+def _announced(run):
+    return (
+        bool(run.result.announcement)
+        and Turn.objects.filter(
+            conversation__external_id=run.conversation_id, role="bot", text=run.result.announcement
+        ).exists()
+    )
+
+
 def _queued(agent_api, conversation_id):
     for item in agent_api.get("/queue").json()["handoffs"]:
         if item["conversation_id"] == conversation_id:
@@ -124,6 +133,9 @@ def test_two_conversations_escalate_connect_and_finish_over_http(bot_api, bot, a
     as_agent = api_as(agent)
     for run in runs:
         handoff_id = _wait_for(lambda run=run: _queued(as_agent, run.conversation_id))
+        # Claim once the bot has read the announcement: a person connected first would (rightly) get its
+        # bot turn refused with 409, and the check below would race the claim.
+        _wait_for(lambda run=run: _announced(run))
         assert as_agent.post(f"/handoffs/{handoff_id}/claim").status_code == 200
         assert as_agent.post(f"/handoffs/{handoff_id}/connect").status_code == 200
     for run in runs:
