@@ -133,7 +133,7 @@ def queue_position_for(*, team_id: int, queue_key: float) -> int:
     return ahead + 1
 
 
-def queuequeue_position_for(handoff: Handoff) -> int | None:
+def queue_position(handoff: Handoff) -> int | None:
     if handoff.status != HandoffStatus.QUEUED:
         return None
     return queue_position_for(team_id=handoff.team_id, queue_key=handoff.queue_key)
@@ -157,10 +157,21 @@ def package_entry(handoff: Handoff) -> dict[str, Any]:
 
 
 def handoff_public(
-    handoff: Handoff, *, conversation: Conversation, with_announcement: bool = False
+    handoff: Handoff,
+    *,
+    conversation: Conversation,
+    with_announcement: bool = False,
+    just_queued: bool = False,
 ) -> dict[str, Any]:
-    position = queuequeue_position_for(handoff)
-    wait = estimate_wait_seconds(team=handoff.team, position=position) if position else None
+    """The handoff as a bot sees it. ``just_queued``: created in this very transaction, so the position
+    and wait it was queued with are still current (no need to count and estimate again)."""
+    position: int | None
+    wait: int | None
+    if just_queued:
+        position, wait = handoff.queue_position_at_queue, handoff.estimated_wait_seconds
+    else:
+        position = queue_position(handoff)
+        wait = estimate_wait_seconds(team=handoff.team, position=position) if position else None
     body: dict[str, Any] = {
         "id": str(handoff.id),
         "status": handoff.status,

@@ -79,7 +79,9 @@ class BatchApplier:
         if escalated is not None:
             handoff, created = escalated
             return (201 if created else 200), {
-                "handoff": handoff_public(handoff, conversation=last, with_announcement=True),
+                "handoff": handoff_public(
+                    handoff, conversation=last, with_announcement=True, just_queued=created
+                ),
                 "conversation": conversation_ref,
             }
         return 200, {
