@@ -620,3 +620,27 @@ class MessageWarning(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on turn {self.turn_id}"
+
+
+class Handover(models.Model):
+    """A shift handover (issue 9): one request that transferred every active handoff of an agent at once.
+
+    Kept per (agent, key) so that a retried request returns what the first one did instead of transferring
+    again; ``request_sha256`` tells a retry from a different request reusing the key."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="handovers")
+    key = models.CharField(max_length=100, help_text="The client's Idempotency-Key (or the form's).")
+    request_sha256 = models.CharField(max_length=64)
+    items = models.JSONField(default=list, help_text="Per handoff: rank, old and new handoff id, target.")
+    went_away = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["agent", "key"], name="handover_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"handover by {self.agent} at {self.created_at:%Y-%m-%d %H:%M}"

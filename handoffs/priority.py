@@ -55,3 +55,37 @@ def handoff_priority(
         base=sum(points for points, _ in parts),
         reasons=[reason for points, reason in parts if points > 0],
     )
+
+
+# --- shift handover (issue 9) ---------------------------------------------------------------------
+# When an agent leaves (end of shift, pulled into an incident) their conversations are transferred in one
+# go. What makes one of them *fragile* at that moment is added to the priority it gets in its receiver's
+# queue, on top of the transfer's RE_ESCALATION, so the receivers take the most critical first. Mood and
+# its trend, urgency and time waited already count above and are not counted twice.
+UNANSWERED = 10.0  # the customer's last message has no reply yet
+COMMITMENT_OVERDUE = 12.0  # a promise past its due time (still open, or already marked broken)
+COMMITMENT_DUE_SOON = 6.0  # a promise due within DUE_SOON_SECONDS
+HANDED_AROUND = 5.0  # the conversation was handed over before this handoff
+DUE_SOON_SECONDS = 2 * 3600
+
+
+def handover_fragility(
+    *, unanswered_seconds: float | None, overdue: int, due_soon: int, earlier_handoffs: int
+) -> Priority:
+    """The extra points (and why) for a conversation's fragility at a handover; ``base`` 0 when it is
+    steady. One point per signal, not per promise: two overdue promises are not twice as urgent as one."""
+    parts: list[tuple[float, str]] = []
+    if unanswered_seconds is not None:
+        parts.append((UNANSWERED, f"customer waiting for a reply ({_minutes(unanswered_seconds)})"))
+    if overdue:
+        parts.append((COMMITMENT_OVERDUE, f"{overdue} promise{'s' if overdue > 1 else ''} overdue"))
+    if due_soon:
+        parts.append((COMMITMENT_DUE_SOON, f"{due_soon} promise{'s' if due_soon > 1 else ''} due soon"))
+    if earlier_handoffs:
+        parts.append((HANDED_AROUND, f"handed over {earlier_handoffs}× before"))
+    return Priority(base=sum(points for points, _ in parts), reasons=[reason for _, reason in parts])
+
+
+def _minutes(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return "under a minute" if minutes < 1 else f"{minutes} min"

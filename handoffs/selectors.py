@@ -299,3 +299,41 @@ def queue_item_public(handoff: Handoff, *, now: datetime, emotion: str | None = 
         else None,
         "language": handoff.language,
     }
+
+
+def agent_loads(user_ids: Iterable[int]) -> dict[int, int]:
+    """How many conversations each person holds (preparing or connected) or has waiting for them by name
+    (a transfer reserved for them): what counts against their capacity when work is routed to them."""
+    ids = list(user_ids)
+    loads = dict.fromkeys(ids, 0)
+    held = Handoff.objects.filter(agent_id__in=ids, status__in=["preparing", "connected"])
+    reserved = Handoff.objects.filter(reserved_for_id__in=ids, status=HandoffStatus.QUEUED)
+    for user_id in [
+        *held.values_list("agent_id", flat=True),
+        *reserved.values_list("reserved_for_id", flat=True),
+    ]:
+        loads[user_id] += 1
+    return loads
+
+
+def colleagues_available(*, agent: AgentProfile, stale_after: timedelta) -> list[AgentProfile]:
+    """The person's teammates who are available now (said so, and a console of theirs was seen within
+    ``stale_after``), each with ``load`` and ``room`` (capacity left, never negative), most room first."""
+    seen_since = timezone.now() - stale_after
+    people = list(
+        AgentProfile.objects.filter(
+            teams__in=agent.teams.all(),
+            presence=AgentProfile.Presence.AVAILABLE,
+            last_seen_at__gte=seen_since,
+            user__is_active=True,
+        )
+        .exclude(pk=agent.pk)
+        .select_related("user")
+        .prefetch_related("teams")
+        .distinct()
+    )
+    loads = agent_loads(person.user_id for person in people)
+    for person in people:
+        person.load = loads[person.user_id]  # type: ignore[attr-defined]
+        person.room = max(0, person.capacity - person.load)  # type: ignore[attr-defined]
+    return sorted(people, key=lambda p: (-p.room, p.name.lower()))  # type: ignore[attr-defined]

@@ -89,7 +89,7 @@ def _tried(package: dict) -> str:
 def _pending(package: dict) -> str:
     items = []
     for c in open_commitments(package)[-3:]:
-        due = f" (due {_readable_due(str(c['due']))})" if c.get("due") else ""
+        due = f" (due {readable_due(str(c['due']))})" if c.get("due") else ""
         items.append(f"{_clip(str(c.get('text', '')), 90).rstrip('.')}{due}")
     return "; ".join(items)
 
@@ -126,7 +126,7 @@ def build_summary(package: dict) -> str:
     return " ".join(s if s.endswith((".", "?", '"', "…")) else s + "." for s in sentences)
 
 
-def _readable_due(due: str) -> str:
+def readable_due(due: str) -> str:
     """ "2026-11-21T23:16:49.06+00:00" → "2026-11-21 23:16 UTC"; a date or free text stays as it is."""
     try:
         moment = datetime.fromisoformat(due.replace("Z", "+00:00"))

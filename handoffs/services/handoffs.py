@@ -321,12 +321,39 @@ def handoff_return_to_bot(*, handoff_id: str, agent: AgentProfile, note: str) ->
     return handoff
 
 
+def transfer_priority(handoff: Handoff, conversation: Conversation) -> Priority:
+    """The priority a conversation starts with in the queue it is transferred to (before aging).
+
+    Scored on the package as it is now, and a transfer weighs like a re-escalation, so the customer, who
+    has already waited once, is not sent to the back of another line. A shift handover ranks with this
+    too (handoffs.services.handover), so its order is the order the receivers' queues show."""
+    context = conversation.context
+    priority = handoff_priority(
+        urgency=handoff.urgency,
+        emotion=context["emotion"]["current"],
+        trend=context["emotion"]["trend"],
+        complexity=conversation.complexity,
+        reason_code=handoff.reason_code,
+        re_escalation=False,
+    )
+    return Priority(base=priority.base + RE_ESCALATION, reasons=priority.reasons)
+
+
 @transaction.atomic
 def handoff_transfer(
-    *, handoff_id: str, agent: AgentProfile, note: str, team: str = "", to_agent: str = ""
+    *,
+    handoff_id: str,
+    agent: AgentProfile,
+    note: str,
+    team: str = "",
+    to_agent: str = "",
+    fragility: Priority | None = None,
 ) -> Handoff:
     """A warm transfer: this handoff ends as ``transferred`` and a new one, whose frame carries the package
-    as it is now and the note, waits for the other team (or only for the named person)."""
+    as it is now and the note, waits for the other team (or only for the named person).
+
+    ``fragility`` (a shift handover's, see handoffs.priority.handover_fragility) is added to the new
+    handoff's priority and reasons."""
     if bool(team) == bool(to_agent):
         raise InvalidInput(
             "Transfer to a team or to an agent (one of them).",
@@ -347,19 +374,12 @@ def handoff_transfer(
     _save(locked, "status", "ended_at")  # frees the one-open-handoff slot before the next one is created
 
     context = locked.conversation.context
+    # The customer has already waited once: the time since their first escalation keeps counting.
     first_queued_at = chain_start(old)
-    priority = handoff_priority(
-        urgency=old.urgency,
-        emotion=context["emotion"]["current"],
-        trend=context["emotion"]["trend"],
-        complexity=locked.conversation.complexity,
-        reason_code=old.reason_code,
-        re_escalation=False,
-    )
-    # The customer has already waited once: the time since their first escalation keeps counting, and a
-    # transfer weighs like a re-escalation, so they are not sent to the back of another line.
-    base = priority.base + RE_ESCALATION
-    reasons = [*priority.reasons, f"transferred by {agent.name}"]
+    priority = transfer_priority(old, locked.conversation)
+    extra = fragility or Priority(base=0.0)
+    base = priority.base + extra.base
+    reasons = [*priority.reasons, f"transferred by {agent.name}", *extra.reasons]
     queue_key = Priority(base=base).queue_key(queued_at=first_queued_at)
     position = queue_position_for(team_id=target_team.id, queue_key=queue_key)
     frame = pkg.frame_of(context)
