@@ -22,6 +22,12 @@ def conversation_group(conversation_id: Any) -> str:
     return f"conversation.{conversation_id}"
 
 
+def private_group(conversation_id: Any) -> str:
+    """People's private notes about a conversation: only the console's (authorising) sockets join it, so a
+    note can never reach a customer's or a bot's socket even by mistake."""
+    return f"conversation.{conversation_id}.private"
+
+
 def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
     transaction.on_commit(lambda: _send(group, event))
 

@@ -47,6 +47,11 @@ class Team(TimeStamped):
         default=30, help_text="Offer mode: how long one agent has to accept before it moves to the next."
     )
     scopes = models.JSONField(default=default_scopes, help_text="Self-model scopes this team may read.")
+    overlap_seconds = models.PositiveIntegerField(
+        default=180,
+        help_text="Warm transfers to this team: how long the sender keeps the chat while the receiver reads in "
+        "and exchanges private notes; then the transfer completes by itself. 0: no overlap.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -420,6 +425,9 @@ class Handoff(TimeStamped):
     prepare_until = models.DateTimeField(null=True, blank=True)
     connected_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # A warm transfer in its overlap window: the sender still chats with the customer while the receiver
+    # observes and exchanges private notes; cleared when the receiver takes over or the window ends.
+    overlap_until = models.DateTimeField(null=True, blank=True)
     frame = models.JSONField(default=dict, help_text="The package as it was at escalation or transfer.")
     note = models.TextField(blank=True, help_text="The predecessor's note (transfers, returns).")
     resolution = models.TextField(blank=True)
@@ -432,16 +440,50 @@ class Handoff(TimeStamped):
             models.Index(fields=["status", "prepare_until"], name="handoff_preparing_due"),
         ]
         constraints: ClassVar = [
-            # At most one open handoff per conversation: a second escalation returns the open one.
+            # At most one open handoff per conversation: a second escalation returns the open one. A warm
+            # transfer in its overlap window is the one exception (the sender's stays open beside it), and
+            # there is at most one of those.
             models.UniqueConstraint(
                 fields=["conversation"],
-                condition=Q(status__in=["queued", "preparing", "connected"]),
+                condition=Q(status__in=["queued", "preparing", "connected"], overlap_until__isnull=True),
                 name="handoff_one_open_per_conversation",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(status__in=["queued", "preparing", "connected"], overlap_until__isnull=False),
+                name="handoff_one_overlap_per_conversation",
             ),
         ]
 
     def __str__(self) -> str:
         return f"handoff {self.id} ({self.status})"
+
+
+class PrivateNote(models.Model):
+    """A note between people about a live chat, never shown to the customer nor sent in callbacks: the
+    sender and receiver of a warm transfer in its overlap window, or a supervisor whispering to the agent.
+
+    It hangs on the handoff the customer is with when it is written (the sender's, for a transfer), so a
+    cancelled transfer keeps its exchange; the receiver's frame copies it at take-over."""
+
+    class Kind(models.TextChoices):
+        TRANSFER = "transfer"
+        WHISPER = "whisper"
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="private_notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_name = models.CharField(max_length=150, help_text="As the author was named when writing.")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    text = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["handoff", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.author_name}"
 
 
 class CsatRating(models.Model):

@@ -40,7 +40,9 @@ def _open_handoff(conversation_id: Any) -> Handoff | None:
     return (
         Handoff.objects.select_related("conversation__customer")
         .filter(
-            conversation_id=conversation_id, status__in=[HandoffStatus.PREPARING, HandoffStatus.CONNECTED]
+            conversation_id=conversation_id,
+            status__in=[HandoffStatus.PREPARING, HandoffStatus.CONNECTED],
+            overlap_until__isnull=True,  # a receiver still reading in is not the one answering yet
         )
         .first()
     )

@@ -42,7 +42,10 @@ def handoff_escalate(
     add_turn: Callable[..., Any],
 ) -> tuple[Handoff, bool]:
     """Queue a handoff for the conversation; return (handoff, created). The caller holds the row lock."""
-    existing = conversation.handoffs.filter(status__in=OPEN_HANDOFF_STATUSES).first()
+    # (a warm transfer in its overlap window is not it: the customer is still with its sender)
+    existing = conversation.handoffs.filter(
+        status__in=OPEN_HANDOFF_STATUSES, overlap_until__isnull=True
+    ).first()
     if existing is not None:
         return existing, False
 

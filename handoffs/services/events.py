@@ -282,8 +282,9 @@ class BatchApplier:
         )
 
     def _on_customer_left(self, conversation: Conversation, event: Any, at: datetime) -> None:
+        # A warm transfer in its overlap window stays: the sender, still connected, wraps up or cancels it.
         waiting = conversation.handoffs.filter(
-            status__in=[HandoffStatus.QUEUED, HandoffStatus.PREPARING]
+            status__in=[HandoffStatus.QUEUED, HandoffStatus.PREPARING], overlap_until__isnull=True
         ).first()
         if waiting is not None:
             waiting.status = HandoffStatus.ABANDONED

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from handoffs.broadcast import broadcast_on_commit, conversation_group, team_queue_group
@@ -24,6 +25,7 @@ from handoffs.models import (
     Handoff,
     HandoffStatus,
     MessageWarning,
+    PrivateNote,
     Team,
     Turn,
 )
@@ -105,11 +107,43 @@ def _system_turn(locked: Locked, text: str, at: datetime) -> None:
 
 @transaction.atomic
 def handoff_claim(*, handoff_id: str, agent: AgentProfile) -> Handoff:
-    """Take a queued handoff: it leaves every queue and the preparation window starts."""
+    """Take a queued handoff: it leaves every queue and the preparation window starts.
+
+    A warm transfer still in its overlap window is different: the sender is still chatting, so the customer
+    hears nothing yet and no preparation timer starts; the receiver reads in until they take over (or the
+    window ends, see ``handoff_connect_due``)."""
     locked = _lock_for_agent(handoff_id, agent)
     handoff = locked.handoff
     if handoff.agent_id == agent.user_id and handoff.status in ACTIVE_STATUSES:
         return handoff  # a double click or a retried request: already theirs
+    profile = _claimable_by(handoff, agent)
+    now = timezone.now()
+    handoff.agent = profile.user
+    handoff.status = HandoffStatus.PREPARING
+    handoff.claimed_at = now
+    if handoff.overlap_until is not None:
+        handoff.prepare_until = handoff.overlap_until
+        handoff.save(update_fields=["agent", "status", "claimed_at", "prepare_until", "updated_at"])
+        _changed(locked, also_queue=True)
+        return handoff
+    handoff.prepare_until = now + timedelta(seconds=handoff.team.prepare_seconds)
+    locked.conversation.status = ConversationStatus.PREPARING
+    _save(locked, "agent", "status", "claimed_at", "prepare_until")
+    callback_enqueue(
+        conversation=locked.conversation,
+        handoff=handoff,
+        type="handoff.preparing",
+        data={"agent": profile.name, "prepare_until": iso(handoff.prepare_until)},
+        at=now,
+    )
+    _changed(locked, also_queue=True)
+    eta_refresh_soon(handoff.team_id)
+    run_later(handoff_auto_connect, str(handoff.id), delay=handoff.team.prepare_seconds)
+    return handoff
+
+
+def _claimable_by(handoff: Handoff, agent: AgentProfile) -> AgentProfile:
+    """The claimer's profile, locked (capacity is counted under it); Conflict if they may not take it."""
     if handoff.status != HandoffStatus.QUEUED:
         who = f" by {person_name(handoff.agent)}" if handoff.agent is not None else ""
         raise Conflict(f"This handoff was already taken{who}.", code="already_claimed")
@@ -127,24 +161,7 @@ def handoff_claim(*, handoff_id: str, agent: AgentProfile) -> Handoff:
         raise Conflict(
             f"You already have {active} open handoffs, your capacity; finish one first.", code="at_capacity"
         )
-    now = timezone.now()
-    handoff.agent = profile.user
-    handoff.status = HandoffStatus.PREPARING
-    handoff.claimed_at = now
-    handoff.prepare_until = now + timedelta(seconds=handoff.team.prepare_seconds)
-    locked.conversation.status = ConversationStatus.PREPARING
-    _save(locked, "agent", "status", "claimed_at", "prepare_until")
-    callback_enqueue(
-        conversation=locked.conversation,
-        handoff=handoff,
-        type="handoff.preparing",
-        data={"agent": profile.name, "prepare_until": iso(handoff.prepare_until)},
-        at=now,
-    )
-    _changed(locked, also_queue=True)
-    eta_refresh_soon(handoff.team_id)
-    run_later(handoff_auto_connect, str(handoff.id), delay=handoff.team.prepare_seconds)
-    return handoff
+    return profile
 
 
 @transaction.atomic
@@ -154,6 +171,8 @@ def handoff_connect(*, handoff_id: str, agent: AgentProfile) -> Handoff:
     if locked.handoff.status == HandoffStatus.CONNECTED and locked.handoff.agent_id == agent.user_id:
         return locked.handoff
     _require_holder(locked.handoff, agent, doing="connect")
+    if locked.handoff.overlap_until is not None:
+        return _take_over(locked, agent)  # connecting to a warm transfer is taking it over
     _connect(locked, at=timezone.now())
     return locked.handoff
 
@@ -167,6 +186,11 @@ def handoff_connect_due(*, handoff_id: str) -> bool:
             return False
         handoff = locked.handoff
         now = timezone.now()
+        if handoff.overlap_until is not None:  # a warm transfer's overlap window: it completes by itself
+            if handoff.overlap_until > now + CONNECT_TOLERANCE:
+                return False
+            _transfer_complete(locked, now=now)
+            return True
         if handoff.status != HandoffStatus.PREPARING or handoff.prepare_until is None:
             return False
         if handoff.prepare_until > now + CONNECT_TOLERANCE:
@@ -176,8 +200,11 @@ def handoff_connect_due(*, handoff_id: str) -> bool:
 
 
 def handoffs_connect_overdue() -> int:
+    """Beat: preparation windows and warm-transfer overlap windows that are over but whose timer was lost."""
+    now = timezone.now()
     due = Handoff.objects.filter(
-        status=HandoffStatus.PREPARING, prepare_until__lte=timezone.now()
+        Q(status=HandoffStatus.PREPARING, prepare_until__lte=now)
+        | Q(status__in=[HandoffStatus.QUEUED, HandoffStatus.PREPARING], overlap_until__lte=now)
     ).values_list("id", flat=True)
     return sum(handoff_connect_due(handoff_id=str(pk)) for pk in list(due[:200]))
 
@@ -219,6 +246,7 @@ def handoff_message_send(
         if earlier is not None:
             return earlier, False
     _require_holder(locked.handoff, agent, doing="message")
+    _require_taken_over(locked.handoff)
     now = timezone.now()
     # Checked against the package as the agent saw it; sending stays their choice, the warning is kept.
     warnings = draft_check(context=locked.conversation.context, text=text)
@@ -273,6 +301,7 @@ def handoff_resolve(*, handoff_id: str, agent: AgentProfile, resolution: str) ->
     if handoff.status == HandoffStatus.RESOLVED and handoff.agent_id == agent.user_id:
         return handoff  # a retry
     _require_holder(handoff, agent, doing="resolve")
+    _require_own_chat(handoff)
     resolution = resolution.strip()
     if not resolution:
         raise InvalidInput(
@@ -304,6 +333,7 @@ def handoff_return_to_bot(*, handoff_id: str, agent: AgentProfile, note: str) ->
     if handoff.status == HandoffStatus.RETURNED_TO_BOT and handoff.agent_id == agent.user_id:
         return handoff
     _require_holder(handoff, agent, doing="return")
+    _require_own_chat(handoff)
     now = timezone.now()
     _end(locked, HandoffStatus.RETURNED_TO_BOT, now)
     handoff.note = note.strip()
@@ -347,10 +377,17 @@ def handoff_transfer(
     note: str,
     team: str = "",
     to_agent: str = "",
+    overlap: bool = False,
     fragility: Priority | None = None,
 ) -> Handoff:
-    """A warm transfer: this handoff ends as ``transferred`` and a new one, whose frame carries the package
-    as it is now and the note, waits for the other team (or only for the named person).
+    """A warm transfer to a team or a named colleague, with a note; returns the new handoff, whose frame
+    carries the package and the note.
+
+    Without ``overlap`` (the API's default) it is one step: this handoff ends as ``transferred`` and the
+    customer waits for the other team (or only for the named person). With it (the console), and while the
+    chat is connected, the sender keeps the customer for the target team's ``overlap_seconds``: the receiver
+    observes read-only and exchanges private notes with the sender, then takes over
+    (``handoff_take_over``); see ``transfer_begin``.
 
     ``fragility`` (a shift handover's, see handoffs.priority.handover_fragility) is added to the new
     handoff's priority and reasons."""
@@ -359,38 +396,114 @@ def handoff_transfer(
             "Transfer to a team or to an agent (one of them).",
             errors=[{"loc": ["body", "team"], "msg": "give team or agent, not both"}],
         )
+    note = _transfer_note(note)
+    locked = _lock_for_agent(handoff_id, agent)
+    _require_holder(locked.handoff, agent, doing="transfer")
+    target_team, target_user = _transfer_target(
+        old=locked.handoff, holder=agent, team=team, username=to_agent
+    )
+    return transfer_begin(
+        locked,
+        by=agent,
+        note=note,
+        target_team=target_team,
+        target_user=target_user,
+        overlap=overlap,
+        fragility=fragility,
+    )
+
+
+def _transfer_note(note: str) -> str:
     note = note.strip()
     if not note:
         raise InvalidInput(
             "A warm transfer needs a note for the next person.",
             errors=[{"loc": ["body", "note"], "msg": "required"}],
         )
-    locked = _lock_for_agent(handoff_id, agent)
-    old = locked.handoff
-    _require_holder(old, agent, doing="transfer")
-    target_team, target_user = _transfer_target(old=old, agent=agent, team=team, username=to_agent)
-    now = timezone.now()
-    _end(locked, HandoffStatus.TRANSFERRED, now)
-    _save(locked, "status", "ended_at")  # frees the one-open-handoff slot before the next one is created
+    return note
 
+
+def transfer_begin(
+    locked: Locked,
+    *,
+    by: AgentProfile,
+    note: str,
+    target_team: Team,
+    target_user: Any,
+    overlap: bool,
+    fragility: Priority | None = None,
+) -> Handoff:
+    """Start a warm transfer of the locked, live handoff (by its holder, or a supervisor reassigning it).
+
+    One step when ``overlap`` is off, the target team's window is 0 or nobody is chatting yet: see
+    ``handoff_transfer``. Otherwise the new handoff waits in the target queue with ``overlap_until`` set
+    and nothing changes for the customer (no line, no callback, no package entry) until the transfer
+    completes: when the receiver takes over, or, at the window's end, by itself (``_transfer_complete``).
+    It completes rather than reverts at the end because the sender has decided to let go (often they are
+    leaving: a shift handover, a supervisor's reassignment); the window is there for the receiver to read
+    in, not to veto. Unclaimed by then, it becomes an ordinary transfer waiting in the queue; the sender can
+    still cancel before that (``transfer_cancel``)."""
+    old = locked.handoff
+    _require_own_chat(old)
+    now = timezone.now()
+    window = target_team.overlap_seconds if overlap and old.status == HandoffStatus.CONNECTED else 0
+    if not window:
+        _end(locked, HandoffStatus.TRANSFERRED, now)
+        _save(locked, "status", "ended_at")  # frees the one-open-handoff slot before the next one is created
+    new = _next_handoff(
+        locked,
+        by=by,
+        note=note,
+        target_team=target_team,
+        target_user=target_user,
+        now=now,
+        overlap_until=now + timedelta(seconds=window) if window else None,
+        fragility=fragility,
+    )
+    if window:
+        _changed(locked)  # the sender's console shows the pending transfer
+        run_later(handoff_auto_connect, str(new.id), delay=window)
+    else:
+        _announce_transfer(locked, new, now=now)
+        _changed(locked)
+    broadcast_on_commit(team_queue_group(target_team.id), queued_event(new, now=new.queued_at))
+    return new
+
+
+def _next_handoff(
+    locked: Locked,
+    *,
+    by: AgentProfile,
+    note: str,
+    target_team: Team,
+    target_user: Any,
+    now: datetime,
+    overlap_until: datetime | None,
+    fragility: Priority | None = None,
+) -> Handoff:
+    old = locked.handoff
     context = locked.conversation.context
     # The customer has already waited once: the time since their first escalation keeps counting.
     first_queued_at = chain_start(old)
     priority = transfer_priority(old, locked.conversation)
     extra = fragility or Priority(base=0.0)
     base = priority.base + extra.base
-    reasons = [*priority.reasons, f"transferred by {agent.name}", *extra.reasons]
+    reasons = [*priority.reasons, f"transferred by {by.name}", *extra.reasons]
     queue_key = Priority(base=base).queue_key(queued_at=first_queued_at)
     position = queue_position_for(team_id=target_team.id, queue_key=queue_key)
+    holder = person_name(old.agent) if old.agent is not None else by.name
     frame = pkg.frame_of(context)
     frame["transfer"] = {
         "from_handoff": str(old.id),
-        "from_agent": agent.name,
+        "from_agent": holder,
         "from_team": old.team.name,
+        "by": by.name,
+        "by_supervisor": by.user_id != old.agent_id,
         "note": note,
         "at": iso(now),
+        "overlap_until": iso(overlap_until) if overlap_until else None,
     }
-    new = Handoff.objects.create(
+    return Handoff.objects.create(
         conversation=locked.conversation,
         team=target_team,
         previous=old,
@@ -408,12 +521,24 @@ def handoff_transfer(
         queue_position_at_queue=position,
         estimated_wait_seconds=estimate_wait_seconds(team=target_team, position=position),
         queued_at=now,
+        overlap_until=overlap_until,
         frame=frame,
         note=note,
     )
+
+
+def _announce_transfer(locked: Locked, new: Handoff, *, now: datetime) -> None:
+    """Tell the customer (a system line, ``handoff.transferred``) that ``locked.handoff`` went to ``new``."""
+    old = locked.handoff
+    context = locked.conversation.context
+    transfer = new.frame["transfer"]
+    person = new.agent or new.reserved_for
+    to_whom = person_name(person) if person is not None else f"the {new.team.name} team"
+    if transfer["by_supervisor"]:
+        _system_turn(locked, f"The conversation was transferred to {to_whom}.", now)
+    else:
+        _system_turn(locked, f"{transfer['from_agent']} transferred the conversation to {to_whom}.", now)
     locked.conversation.status = ConversationStatus.QUEUED
-    to_whom = person_name(target_user) if target_user is not None else f"the {target_team.name} team"
-    _system_turn(locked, f"{agent.name} transferred the conversation to {to_whom}.", now)
     pkg.record_handoff(context, package_entry(new))
     locked.conversation.save(update_fields=["status", "last_seq", "context", "updated_at"])
     callback_enqueue(
@@ -422,18 +547,152 @@ def handoff_transfer(
         type="handoff.transferred",
         data={
             "to_handoff_id": str(new.id),
-            "team": target_team.name,
-            "agent": person_name(target_user) if target_user is not None else None,
-            "estimated_wait_seconds": new.estimated_wait_seconds,
+            "team": new.team.name,
+            "agent": person_name(person) if person is not None else None,
+            "estimated_wait_seconds": 0 if new.agent is not None else new.estimated_wait_seconds,
         },
         at=now,
     )
-    _changed(locked)
-    broadcast_on_commit(team_queue_group(target_team.id), queued_event(new, now=new.queued_at))
+
+
+# --- the overlap window of a warm transfer --------------------------------------------------------
+
+
+def pending_transfer(old: Handoff, *, lock: bool = False) -> Handoff | None:
+    """The warm transfer of this handoff still in its overlap window, if any."""
+    rows = Handoff.objects.select_related("team", "agent__agent", "reserved_for__agent")
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    return rows.filter(
+        previous=old, overlap_until__isnull=False, status__in=[HandoffStatus.QUEUED, HandoffStatus.PREPARING]
+    ).first()
+
+
+def _require_own_chat(handoff: Handoff) -> None:
+    """Whole-chat actions (send, resolve, return, transfer) belong to whoever the customer is with: not to
+    a receiver still reading in, nor to a sender whose transfer is pending (cancel it first)."""
+    _require_taken_over(handoff)
+    if pending_transfer(handoff) is not None:
+        raise Conflict(
+            "A transfer of this chat is pending; cancel it first, or let the receiver take over.",
+            code="transfer_pending",
+        )
+
+
+def _require_taken_over(handoff: Handoff) -> None:
+    if handoff.overlap_until is not None:
+        raise Conflict(
+            "You are reading in on a warm transfer: take over to write to the customer.",
+            code="take_over_first",
+        )
+
+
+def _take_over(locked: Locked, agent: AgentProfile) -> Handoff:
+    """The receiver of a warm transfer in its overlap window takes over (claiming it first if need be)."""
+    new = locked.handoff
+    if new.status == HandoffStatus.QUEUED:
+        profile = _claimable_by(new, agent)
+        new.agent = profile.user
+        new.status = HandoffStatus.PREPARING
+        new.claimed_at = timezone.now()
+    elif new.agent_id != agent.user_id:
+        raise Conflict(f"{person_name(new.agent)} is taking over this transfer.", code="already_claimed")
+    _transfer_complete(locked, now=timezone.now())
     return new
 
 
-def _transfer_target(*, old: Handoff, agent: AgentProfile, team: str, username: str) -> tuple[Team, Any]:
+def _transfer_complete(locked: Locked, *, now: datetime) -> None:
+    """End the overlap window of the locked new handoff: the sender's handoff ends as ``transferred`` and
+    the customer is told; a receiver who has it is connected at once, otherwise it waits in the queue as
+    an ordinary transfer. The frame is completed here, once: the package as it is now (what was said
+    during the overlap included), the transfer note and the private notes the two exchanged."""
+    new = locked.handoff
+    assert new.previous_id is not None  # an overlap window belongs to a transfer
+    old = (
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("team", "agent__agent")
+        .get(pk=new.previous_id)
+    )
+    sender = Locked(conversation=locked.conversation, handoff=old)
+    if old.status in ACTIVE_STATUSES:
+        _end(sender, HandoffStatus.TRANSFERRED, now)
+        _save(sender, "status", "ended_at")
+    frame = pkg.frame_of(locked.conversation.context)
+    frame["transfer"] = new.frame["transfer"] | {
+        "private_notes": [
+            {"author": note.author_name, "text": note.text, "at": iso(note.created_at)}
+            for note in transfer_notes(new)
+        ],
+        "overlap_ended_at": iso(now),
+        "taken_over": new.agent_id is not None,
+    }
+    new.frame = frame
+    new.overlap_until = None
+    if new.agent_id is not None:
+        new.prepare_until = now
+    new.save(
+        update_fields=[
+            "frame",
+            "overlap_until",
+            "agent",
+            "status",
+            "claimed_at",
+            "prepare_until",
+            "updated_at",
+        ]
+    )
+    _announce_transfer(sender, new, now=now)
+    _changed(sender)
+    if new.agent_id is not None:
+        _connect(locked, at=now)
+        broadcast_on_commit(
+            team_queue_group(new.team_id), {"type": "handoff.removed", "handoff_id": str(new.id)}
+        )
+    else:
+        _changed(locked)
+        broadcast_on_commit(team_queue_group(new.team_id), queued_event(new, now=now))
+        eta_refresh_soon(new.team_id)
+
+
+def transfer_take_over_now(locked: Locked, *, by: AgentProfile) -> Handoff:
+    """A supervisor takes the locked live chat over at once: the holder's handoff ends as ``transferred``
+    and a new one, connected with the supervisor, records who had it (no overlap: they were observing)."""
+    _require_own_chat(locked.handoff)
+    now = timezone.now()
+    _end(locked, HandoffStatus.TRANSFERRED, now)
+    _save(locked, "status", "ended_at")
+    new = _next_handoff(
+        locked,
+        by=by,
+        note=f"{by.name} (supervisor) took over.",
+        target_team=locked.handoff.team,
+        target_user=by.user,
+        now=now,
+        overlap_until=None,
+    )
+    new.agent = by.user
+    new.status = HandoffStatus.PREPARING
+    new.claimed_at = now
+    new.prepare_until = now
+    new.save(update_fields=["agent", "status", "claimed_at", "prepare_until", "updated_at"])
+    _announce_transfer(locked, new, now=now)
+    _changed(locked)
+    _connect(Locked(conversation=locked.conversation, handoff=new), at=now)
+    return new
+
+
+def transfer_notes(new: Handoff) -> list[PrivateNote]:
+    """The private notes of a warm transfer: written on the sender's handoff since the transfer began."""
+    if new.previous_id is None:
+        return []
+    return list(
+        PrivateNote.objects.filter(
+            handoff_id=new.previous_id, kind=PrivateNote.Kind.TRANSFER, created_at__gte=new.queued_at
+        ).order_by("created_at", "id")
+    )
+
+
+def _transfer_target(*, old: Handoff, holder: AgentProfile, team: str, username: str) -> tuple[Team, Any]:
     if team:
         target = Team.objects.filter(name=team).first()
         if target is None:
@@ -451,7 +710,7 @@ def _transfer_target(*, old: Handoff, agent: AgentProfile, team: str, username: 
         raise InvalidInput(
             f"No agent named {username!r}.", errors=[{"loc": ["body", "agent"], "msg": "unknown agent"}]
         )
-    if profile.pk == agent.pk:
+    if profile.pk == holder.pk:
         raise InvalidInput(
             "That is you.", errors=[{"loc": ["body", "agent"], "msg": "cannot transfer to yourself"}]
         )

@@ -166,6 +166,8 @@ def eta_refresh(*, team_id: int) -> int:
     )
     now = timezone.now()
     for position, handoff in enumerate(waiting, start=1):
+        if handoff.overlap_until is not None:
+            continue  # a warm transfer in its overlap window: the customer is still chatting, not waiting
         estimate = estimate_wait_seconds(team=team, position=position)
         previous = (
             handoff.eta_sent_seconds
