@@ -219,6 +219,8 @@ WARMLINE = {
     # Callbacks to bots: per-attempt timeout, and how long a failing delivery is retried (spec: ≥ 24 h).
     "CALLBACK_TIMEOUT_SECONDS": env_int("WARMLINE_CALLBACK_TIMEOUT_SECONDS", 5),
     "CALLBACK_RETRY_HOURS": env_int("WARMLINE_CALLBACK_RETRY_HOURS", 25),
+    # A callback sent over the bot's websocket counts as failed (and is retried) without an ack in this time.
+    "CALLBACK_ACK_TIMEOUT_SECONDS": env_int("WARMLINE_CALLBACK_ACK_TIMEOUT_SECONDS", 10),
     # Presence: an agent with no open console socket for this long reads as offline.
     "PRESENCE_STALE_SECONDS": 90,
 }

@@ -93,7 +93,7 @@ admin.site.register(models.CsatRating)
 
 class DeliveryAttemptInline(admin.TabularInline):
     model = models.DeliveryAttempt
-    fields = ("at", "status_code", "latency_ms", "error", "response_excerpt")
+    fields = ("at", "channel", "status_code", "latency_ms", "error", "response_excerpt")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -132,7 +132,7 @@ class OutboundDeliveryAdmin(admin.ModelAdmin):
         "delivered_at",
         "last_error",
     )
-    exclude = ("leased_until",)
+    exclude = ("leased_until", "sent_at", "sent_to")
     inlines = (DeliveryAttemptInline,)
     actions = ("retry_now",)
 

@@ -3,9 +3,15 @@
 The upgrade request is signed like a GET (over an empty body). Each client frame is
 ``{"id": "<unique>", "event": {...}}``; ``id`` is the idempotency key, in the same namespace as HTTP
 webhook-ids. Each frame is answered ``{"ack": id, "status": …, "body": …}`` with what HTTP would say.
-Callback events for the bot arrive on its group and go out as ``{"event": {...}}``.
+
+Callbacks (spec §Callbacks) go to a connected bot here instead of its callback_url, as
+``{"id": "<webhook-id>", "event": {...}}``; the bot acks each with the client frame
+``{"ack": "<webhook-id>"}`` (no ``event``, so it is never taken for an event, and it is not answered).
+The consumer keeps its socket counted live in ``BotSocket`` with a heartbeat (handoffs.services.callbacks).
 """
 
+import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -16,6 +22,13 @@ from handoffs import ratelimits
 from handoffs.errors import DomainError, InvalidInput, MalformedJson, PayloadTooLarge, problem_from
 from handoffs.models import Bot
 from handoffs.services.bots import bot_authenticate
+from handoffs.services.callbacks import (
+    SOCKET_HEARTBEAT_SECONDS,
+    bot_socket_beat,
+    bot_socket_closed,
+    bot_socket_open,
+    callbacks_ack,
+)
 from handoffs.services.ingest import events_ingest
 
 MAX_FRAME_BYTES = 256 * 1024
@@ -27,6 +40,7 @@ def bot_group(bot_id: str) -> str:
 
 class BotConsumer(AsyncWebsocketConsumer):
     bot: Bot
+    heartbeat: "asyncio.Task[None] | None" = None
 
     async def connect(self) -> None:
         headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in self.scope["headers"]}
@@ -40,16 +54,35 @@ class BotConsumer(AsyncWebsocketConsumer):
             return
         await self.channel_layer.group_add(bot_group(self.bot.bot_id), self.channel_name)
         await self.accept()
+        # Live only once accepted: callbacks sent to this channel are then written to the socket.
+        await database_sync_to_async(bot_socket_open)(bot=self.bot, channel_name=self.channel_name)
+        self.heartbeat = asyncio.create_task(self._beat())
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "bot"):
-            await self.channel_layer.group_discard(bot_group(self.bot.bot_id), self.channel_name)
+        if not hasattr(self, "bot"):
+            return
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.heartbeat
+        await self.channel_layer.group_discard(bot_group(self.bot.bot_id), self.channel_name)
+        await database_sync_to_async(bot_socket_closed)(channel_name=self.channel_name)
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(SOCKET_HEARTBEAT_SECONDS)
+            with contextlib.suppress(Exception):  # a database blip skips a beat; three in a row end liveness
+                await database_sync_to_async(bot_socket_beat)(channel_name=self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         raw = text_data.encode() if text_data is not None else (bytes_data or b"")
         frame_id: Any = None
         try:
-            frame_id, event_body = _parse_frame(raw)
+            frame = _parse_frame(raw)
+            if isinstance(frame, CallbackAck):
+                await database_sync_to_async(callbacks_ack)(bot=self.bot, webhook_id=frame.webhook_id)
+                return
+            frame_id, event_body = frame
         except DomainError as error:
             await self._send_json({"ack": frame_id, "status": error.status, "body": problem_from(error)})
             return
@@ -71,11 +104,22 @@ class BotConsumer(AsyncWebsocketConsumer):
     async def warmline_event(self, message: dict[str, Any]) -> None:
         await self._send_json({"event": message["event"]})
 
+    async def warmline_callback(self, message: dict[str, Any]) -> None:
+        """A callback for this bot, sent to this socket by the delivery task; the bot acks it by ``id``."""
+        await self._send_json({"id": message["id"], "event": message["event"]})
+
     async def _send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload))
 
 
-def _parse_frame(raw: bytes) -> tuple[str, bytes]:
+class CallbackAck:
+    """A client frame ``{"ack": "<webhook-id>"}``: the bot received a callback."""
+
+    def __init__(self, webhook_id: str) -> None:
+        self.webhook_id = webhook_id
+
+
+def _parse_frame(raw: bytes) -> tuple[str, bytes] | CallbackAck:
     if len(raw) > MAX_FRAME_BYTES:
         raise PayloadTooLarge("The frame is over 256 KiB.")
     try:
@@ -84,8 +128,17 @@ def _parse_frame(raw: bytes) -> tuple[str, bytes]:
         raise MalformedJson(f"The frame is not valid JSON: {exc}") from None
     if not isinstance(frame, dict):
         raise InvalidInput(
-            "A frame is an object {id, event}.", errors=[{"loc": ["frame"], "msg": "not an object"}]
+            "A frame is an object {id, event} (or {ack}).",
+            errors=[{"loc": ["frame"], "msg": "not an object"}],
         )
+    if "ack" in frame and "event" not in frame:
+        webhook_id = frame["ack"]
+        if not isinstance(webhook_id, str) or not 1 <= len(webhook_id) <= 200:
+            raise InvalidInput(
+                "An ack frame is {ack: <the callback's id>}.",
+                errors=[{"loc": ["frame", "ack"], "msg": "required string"}],
+            )
+        return CallbackAck(webhook_id)
     frame_id = frame.get("id")
     if not isinstance(frame_id, str) or not 1 <= len(frame_id) <= 200:
         raise InvalidInput(

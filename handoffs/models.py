@@ -140,6 +140,27 @@ class BotSecret(TimeStamped):
         return f"secret of {self.bot.bot_id} from {self.created_at:%Y-%m-%d}"
 
 
+class BotSocket(models.Model):
+    """A bot's open websocket, kept alive by its consumer's heartbeat (``seen_at``).
+
+    Callbacks go over a live socket instead of HTTP; a socket whose heartbeat stopped (its web process
+    crashed without closing it) stops counting after a few missed beats, so it never holds events back.
+    Closed sockets are kept a while: a bot that used the websocket recently still has its callbacks
+    recorded, and gets them when it reconnects."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="sockets")
+    channel_name = models.CharField(max_length=200, unique=True)
+    connected_at = models.DateTimeField()
+    seen_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["bot", "seen_at"], name="botsocket_bot_seen")]
+
+    def __str__(self) -> str:
+        return f"socket of {self.bot.bot_id} since {self.connected_at:%Y-%m-%d %H:%M:%S}"
+
+
 class Customer(TimeStamped):
     """A customer, shared across bots; holds the self-model (observations and beliefs)."""
 
@@ -573,6 +594,10 @@ class OutboundDelivery(TimeStamped):
     retry_until = models.DateTimeField(help_text="Failing attempts are retried until then, then given up.")
     # A worker sending this delivery holds it until then; another worker leaves it (and its successors) alone.
     leased_until = models.DateTimeField(null=True, blank=True)
+    # Sent over the bot's websocket and waiting for its ack (the lease runs until the ack timeout); the
+    # channel it went to, so a socket that closes can give back what it had not acked.
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_to = models.CharField(max_length=200, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
 
@@ -589,8 +614,13 @@ class OutboundDelivery(TimeStamped):
 
 
 class DeliveryAttempt(models.Model):
+    class Channel(models.TextChoices):
+        HTTP = "http"
+        WEBSOCKET = "websocket"
+
     delivery = models.ForeignKey(OutboundDelivery, on_delete=models.CASCADE, related_name="attempt_log")
     at = models.DateTimeField()
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.HTTP)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField()
     error = models.CharField(max_length=300, blank=True)

@@ -8,6 +8,13 @@ oldest first; a failing one is retried with exponential backoff and jitter, and 
 
 Delivery is at least once: a worker killed after the bot answered but before the row was marked delivered
 sends it again with the same ``webhook-id``, which bots use to drop the duplicate.
+
+A bot with a live websocket (spec §Bot websocket) gets its callbacks there instead of over HTTP, as
+``{"id": "<webhook-id>", "event": {...}}``, and acks each with ``{"ack": "<webhook-id>"}``. The delivery
+stays the head of its line, leased, until the ack comes (``callbacks_ack``): no ack within
+``CALLBACK_ACK_TIMEOUT_SECONDS``, or the socket closing first, is a failed attempt retried like a failed
+HTTP one, over a socket if one is live then, else over HTTP. Sockets are tracked in ``BotSocket`` with a
+heartbeat, so one whose web process died without closing it stops counting after ``SOCKET_LIVE``.
 """
 
 import json
@@ -19,13 +26,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from handoffs.clock import iso
-from handoffs.models import Bot, Conversation, DeliveryAttempt, Handoff, OutboundDelivery
+from handoffs.models import Bot, BotSocket, Conversation, DeliveryAttempt, Handoff, OutboundDelivery
 from handoffs.signing import sign
 
 logger = logging.getLogger(__name__)
@@ -33,6 +42,10 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_CAP_SECONDS = 3600
+# A bot socket's consumer refreshes ``seen_at`` every beat; after three missed beats it is not live.
+SOCKET_HEARTBEAT_SECONDS = 10
+SOCKET_LIVE = timedelta(seconds=3 * SOCKET_HEARTBEAT_SECONDS)
+Channel = DeliveryAttempt.Channel
 
 
 def callback_enqueue(
@@ -45,7 +58,7 @@ def callback_enqueue(
 ) -> OutboundDelivery | None:
     """Record a callback for the conversation's bot; sent after the caller's transaction commits."""
     bot: Bot = conversation.bot
-    if not bot.callback_url:
+    if not bot.callback_url and not _uses_websocket(bot, at):
         return None
     webhook_id = f"msg_{uuid.uuid4().hex}"
     delivery = OutboundDelivery.objects.create(
@@ -66,6 +79,16 @@ def callback_enqueue(
     )
     _deliver_soon(conversation.id)
     return delivery
+
+
+def _retry_window() -> timedelta:
+    return timedelta(hours=settings.WARMLINE["CALLBACK_RETRY_HOURS"])
+
+
+def _uses_websocket(bot: Bot, at: datetime) -> bool:
+    """A bot without a callback_url still gets callbacks if it had a websocket open within the retry window:
+    one that is reconnecting (a deploy, a network blip) receives them when it is back."""
+    return BotSocket.objects.filter(bot=bot, seen_at__gte=at - _retry_window()).exists()
 
 
 def _deliver_soon(conversation_id: Any, delay: float = 0.0) -> None:
@@ -109,16 +132,57 @@ def _lease_head(conversation_id: str) -> OutboundDelivery | None:
             .order_by("id")
             .first()
         )
-        if head is None or head.next_attempt_at > now:
+        if head is None:
             return None
         if head.leased_until is not None and head.leased_until > now:
-            return None  # another worker is on this conversation's line
+            return None  # another worker is on this conversation's line, or the bot has yet to ack it
+        if head.sent_at is not None:  # sent over a websocket, and the ack did not come in time
+            _record(
+                head,
+                ok=False,
+                channel=Channel.WEBSOCKET,
+                latency_ms=_ms_since(head.sent_at, now),
+                error=f"no ack within {settings.WARMLINE['CALLBACK_ACK_TIMEOUT_SECONDS']} s",
+            )
+            return None
+        if head.next_attempt_at > now:
+            return None
         head.leased_until = now + LEASE
         head.save(update_fields=["leased_until", "updated_at"])
     return head
 
 
 def _send(delivery: OutboundDelivery) -> str:
+    """Send the leased head over the bot's live websocket if it has one, else over HTTP; its new status."""
+    socket = live_socket(delivery.bot)
+    if socket is not None:
+        return _send_over_socket(delivery, socket)
+    if delivery.bot.callback_url:
+        return _send_over_http(delivery)
+    with transaction.atomic():
+        if _still_leased(delivery) is None:
+            return OutboundDelivery.Status.PENDING
+        _record(
+            delivery,
+            ok=False,
+            channel=Channel.WEBSOCKET,
+            latency_ms=0,
+            error="the bot has no open websocket and no callback_url",
+        )
+    return delivery.status
+
+
+def _still_leased(delivery: OutboundDelivery) -> OutboundDelivery | None:
+    """Lock the row (inside the caller's transaction) if this worker's lease still holds: a worker whose
+    lease ran out while it was sending must not record over the one that took the delivery over."""
+    current = OutboundDelivery.objects.select_for_update().get(pk=delivery.pk)
+    if current.status != OutboundDelivery.Status.PENDING or current.leased_until != delivery.leased_until:
+        logger.warning("callback %s: lease lost while sending; not recorded", delivery.webhook_id)
+        return None
+    return current
+
+
+def _send_over_http(delivery: OutboundDelivery) -> str:
     bot = delivery.bot
     secret = bot.secrets.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())).first()
     body = json.dumps(delivery.payload, separators=(",", ":"))
@@ -143,24 +207,78 @@ def _send(delivery: OutboundDelivery) -> str:
             error = f"{type(exc).__name__}: {exc}"[:300]
     latency_ms = round((time.monotonic() - started) * 1000)
     ok = status_code is not None and 200 <= status_code < 300
-    _record(delivery, ok=ok, status_code=status_code, latency_ms=latency_ms, error=error, excerpt=excerpt)
-    return delivery.status
+    with transaction.atomic():
+        current = _still_leased(delivery)
+        if current is None:
+            return OutboundDelivery.Status.PENDING
+        _record(
+            current,
+            ok=ok,
+            channel=Channel.HTTP,
+            status_code=status_code,
+            latency_ms=latency_ms,
+            error=error,
+            excerpt=excerpt,
+        )
+    return current.status
+
+
+def _send_over_socket(delivery: OutboundDelivery, socket: BotSocket) -> str:
+    """Hand the event to the socket's consumer and leave the delivery leased until the bot acks it (or the
+    ack timeout, when the check scheduled here finds it unacked and records the failure)."""
+    ack_timeout = settings.WARMLINE["CALLBACK_ACK_TIMEOUT_SECONDS"]
+    now = timezone.now()
+    with transaction.atomic():
+        current = _still_leased(delivery)
+        if current is None:
+            return OutboundDelivery.Status.PENDING
+        current.sent_at = now
+        current.sent_to = socket.channel_name
+        current.leased_until = now + timedelta(seconds=ack_timeout)
+        current.save(update_fields=["sent_at", "sent_to", "leased_until", "updated_at"])
+    try:
+        async_to_sync(get_channel_layer().send)(
+            socket.channel_name,
+            {"type": "warmline.callback", "id": current.webhook_id, "event": current.payload},
+        )
+    except Exception as exc:  # the channel layer (Redis) is unreachable: a failed attempt like any other
+        with transaction.atomic():
+            locked = OutboundDelivery.objects.select_for_update().get(pk=current.pk)
+            if locked.status == OutboundDelivery.Status.PENDING and locked.sent_at == now:
+                _record(
+                    locked,
+                    ok=False,
+                    channel=Channel.WEBSOCKET,
+                    latency_ms=_ms_since(now, timezone.now()),
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                )
+            return locked.status
+    _deliver_soon(current.conversation_id, delay=ack_timeout + 0.5)  # the ack check
+    return OutboundDelivery.Status.PENDING
+
+
+def _ms_since(start: datetime, end: datetime) -> int:
+    return max(0, round((end - start).total_seconds() * 1000))
 
 
 def _record(
     delivery: OutboundDelivery,
     *,
     ok: bool,
-    status_code: int | None,
+    channel: str,
     latency_ms: int,
-    error: str,
-    excerpt: str,
+    error: str = "",
+    status_code: int | None = None,
+    excerpt: str = "",
 ) -> None:
+    """Record one attempt on a row the caller has locked, and move the delivery on: delivered, backed off
+    (with its retry scheduled), or given up after the retry window."""
     now = timezone.now()
     with transaction.atomic():
         DeliveryAttempt.objects.create(
             delivery=delivery,
             at=now,
+            channel=channel,
             status_code=status_code,
             latency_ms=latency_ms,
             error=error,
@@ -168,6 +286,8 @@ def _record(
         )
         delivery.attempts += 1
         delivery.leased_until = None
+        delivery.sent_at = None
+        delivery.sent_to = ""
         if ok:
             delivery.status = OutboundDelivery.Status.DELIVERED
             delivery.delivered_at = now
@@ -182,6 +302,8 @@ def _record(
             update_fields=[
                 "attempts",
                 "leased_until",
+                "sent_at",
+                "sent_to",
                 "status",
                 "delivered_at",
                 "last_error",
@@ -191,10 +313,11 @@ def _record(
         )
         if not ok:
             logger.info(
-                "callback %s to %s failed (attempt %d): %s",
+                "callback %s to %s failed (attempt %d over %s): %s",
                 delivery.webhook_id,
                 delivery.bot.bot_id,
                 delivery.attempts,
+                channel,
                 delivery.last_error,
             )
             if delivery.status == OutboundDelivery.Status.PENDING:
@@ -231,3 +354,82 @@ def conversations_with_due_callbacks(*, limit: int = 500) -> list[str]:
         .distinct()[:limit]
     )
     return [str(row) for row in rows]
+
+
+# --- the bot websocket ----------------------------------------------------------------------------
+
+
+def callbacks_ack(*, bot: Bot, webhook_id: str) -> bool:
+    """The bot acked a callback sent over its websocket: it is delivered, and its line moves on. An ack of
+    anything not awaiting one (unknown, another bot's, already delivered, or given back after its timeout
+    and about to be sent again) changes nothing: the bot acks the repeat when it comes."""
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            OutboundDelivery.objects.select_for_update()
+            .filter(
+                bot=bot,
+                webhook_id=webhook_id,
+                status=OutboundDelivery.Status.PENDING,
+                sent_at__isnull=False,
+            )
+            .first()
+        )
+        if delivery is None or delivery.sent_at is None:
+            return False
+        _record(delivery, ok=True, channel=Channel.WEBSOCKET, latency_ms=_ms_since(delivery.sent_at, now))
+        _deliver_soon(delivery.conversation_id)
+    return True
+
+
+def live_socket(bot: Bot) -> BotSocket | None:
+    """The bot's newest open socket whose consumer has beaten recently."""
+    return (
+        BotSocket.objects.filter(bot=bot, closed_at__isnull=True, seen_at__gte=timezone.now() - SOCKET_LIVE)
+        .order_by("-connected_at")
+        .first()
+    )
+
+
+def bot_socket_open(*, bot: Bot, channel_name: str) -> int:
+    """A bot's websocket opened: count it live, and send now what its conversations have been waiting for
+    (backed-off deliveries are due at once: the bot is back). Returns how many lines were restarted."""
+    now = timezone.now()
+    with transaction.atomic():
+        BotSocket.objects.filter(bot=bot, seen_at__lt=now - _retry_window()).delete()
+        BotSocket.objects.create(bot=bot, channel_name=channel_name, connected_at=now, seen_at=now)
+        waiting = OutboundDelivery.objects.filter(
+            bot=bot, status=OutboundDelivery.Status.PENDING, sent_at__isnull=True
+        ).filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
+        waiting.filter(next_attempt_at__gt=now).update(next_attempt_at=now, updated_at=now)
+        conversation_ids = set(waiting.values_list("conversation_id", flat=True).distinct()[:500])
+        for conversation_id in conversation_ids:
+            _deliver_soon(conversation_id)
+    return len(conversation_ids)
+
+
+def bot_socket_beat(*, channel_name: str) -> None:
+    BotSocket.objects.filter(channel_name=channel_name, closed_at__isnull=True).update(seen_at=timezone.now())
+
+
+def bot_socket_closed(*, channel_name: str) -> int:
+    """A bot's websocket closed: it is no longer live, and what it had not acked is a failed attempt,
+    retried (over another socket or HTTP) after the usual backoff. Returns how many were given back."""
+    now = timezone.now()
+    with transaction.atomic():
+        BotSocket.objects.filter(channel_name=channel_name).update(closed_at=now, seen_at=now)
+        unacked = list(
+            OutboundDelivery.objects.select_for_update().filter(
+                status=OutboundDelivery.Status.PENDING, sent_to=channel_name, sent_at__isnull=False
+            )
+        )
+        for delivery in unacked:
+            assert delivery.sent_at is not None
+            _record(
+                delivery,
+                ok=False,
+                channel=Channel.WEBSOCKET,
+                latency_ms=_ms_since(delivery.sent_at, now),
+                error="the websocket closed before the ack",
+            )
+    return len(unacked)

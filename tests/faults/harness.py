@@ -502,6 +502,9 @@ class WebSocket:
         masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
         self.sock.sendall(header + mask + masked)
 
+    def send_text(self, text: str) -> None:
+        self._send_frame(0x1, text.encode())
+
     def recv(self, timeout: float = 10) -> str | None:
         """The next text message; None once the connection is closed (by a close frame or the server dying).
         Raises TimeoutError when nothing arrives in time."""

@@ -2,7 +2,7 @@
 
 Run by the fault tests with the private DATABASE_URL as ``python -m tests.faults.seed [--migrate] NAME…``
 (migrating first saves a second Django start-up); prints a JSON list with one object per name: bot_id,
-secret, username, password, team.
+secret, username, password, token (the agent's API token), team.
 """
 
 import json
@@ -13,7 +13,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def seed(name: str) -> dict[str, Any]:
-    from handoffs.services.agents import agent_create
+    from handoffs.services.agents import agent_create, api_token_create
     from handoffs.services.bots import bot_create
 
     team = f"Faults {name}"
@@ -26,6 +26,7 @@ def seed(name: str) -> dict[str, Any]:
         "secret": secret,
         "username": profile.user.username,
         "password": PASSWORD,
+        "token": api_token_create(user=profile.user),
         "team": team,
     }
 

@@ -26,17 +26,10 @@ def deliver_all() -> int:
     )
 
 
-def test_a_lived_handoff_reaches_the_bot_in_order_and_signed(
-    receiver, bot_and_secret, escalate, api_as, agent
-):
+def test_a_lived_handoff_reaches_the_bot_in_order_and_signed(receiver, bot_and_secret, live_handoff, agent):
     # given
     _, secret = bot_and_secret
-    handoff_id = escalate()
-    client = api_as(agent)
-    client.post(f"/handoffs/{handoff_id}/claim")
-    client.post(f"/handoffs/{handoff_id}/connect")
-    client.post(f"/handoffs/{handoff_id}/messages", {"text": "Hi Dana, I have your order here."})
-    client.post(f"/handoffs/{handoff_id}/resolve", {"resolution": "Reshipped."})
+    handoff_id = live_handoff()
     # when
     delivered = deliver_all()
     # then
