@@ -7,6 +7,7 @@ app_name = "console"
 urlpatterns = [
     path("", views.home, name="home"),
     path("presence", views.presence, name="presence"),
+    path("handover", views.handover, name="handover"),
     path("handoffs/<uuid:handoff_id>/", views.handoff_page, name="handoff"),
     path("handoffs/<uuid:handoff_id>/state", views.handoff_state, name="handoff-state"),
     path("handoffs/<uuid:handoff_id>/claim", views.claim, name="claim"),

@@ -5,6 +5,7 @@ the same partials inside whole pages. No HTML is built here, only chosen.
 """
 
 import json
+import uuid
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -16,6 +17,7 @@ from handoffs import selectors
 from handoffs.models import AgentProfile, AssistItem, Commitment, Handoff, HandoffStatus, Team, Turn, TurnRole
 from handoffs.services.agents import team_scopes
 from handoffs.services.assist import assist_items_for
+from handoffs.services.handover import handover_colleagues, handover_plan
 from handoffs.services.selfmodel import selfmodel_read
 
 QUEUE = "console/queue.html"
@@ -233,3 +235,43 @@ def assist_event(handoff_id: Any, profile: AgentProfile, item_id: int) -> str:
         context = handoff_core(handoff, profile) | commitments_part(handoff) | {"oob": True}
         html += render_to_string(f"{HANDOFF}#commitments", context)
     return html
+
+
+# --- shift handover -------------------------------------------------------------------------------
+
+
+def handover_context(
+    profile: AgentProfile,
+    *,
+    edits: dict[str, tuple[str, str]] | None = None,
+    key: str = "",
+    away: bool = True,
+) -> dict[str, Any]:
+    """The handover page: the agent's handoffs most critical first, each with its snapshot and target.
+
+    ``edits`` (handoff id → (snapshot, target)) are what the agent sent when the handover was refused, so a
+    readable error never throws their writing away; a handoff claimed since then shows its fresh draft."""
+    edits = edits or {}
+    rows = []
+    for item in handover_plan(agent=profile):
+        handoff_id = str(item.handoff.id)
+        snapshot, target = edits.get(handoff_id, (item.snapshot.text(), item.default_target))
+        rows.append(
+            {
+                "item": item,
+                "handoff": item.handoff,
+                "customer": item.handoff.conversation.customer,
+                "emotion": item.handoff.conversation.context["emotion"],
+                "other_reasons": [r for r in item.reasons if r not in item.fragility.reasons],
+                "snapshot": snapshot,
+                "target": target,
+            }
+        )
+    return {
+        "rows": rows,
+        "teams": list(profile.teams.all()),
+        "colleagues": handover_colleagues(agent=profile),
+        "key": key or uuid.uuid4().hex,
+        "away": away,
+        "profile": profile,
+    }

@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidde
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from console import partials
@@ -38,6 +38,7 @@ from handoffs.services.handoffs import (
     handoff_return_to_bot,
     handoff_transfer,
 )
+from handoffs.services.handover import HandoverChoice, handover_apply
 from handoffs.services.selfmodel import agent_observation_record
 
 MAX_TEXT = 5000
@@ -285,6 +286,60 @@ def commitment(
     handoff = selectors.handoff_for_agent(agent=profile, handoff_id=handoff_id)
     context = partials.handoff_core(handoff, profile) | partials.commitments_part(handoff)
     return render(request, "console/handoff.html#commitments", context)
+
+
+@require_http_methods(["GET", "POST"])
+@agent_required
+def handover(request: HttpRequest, profile: AgentProfile) -> HttpResponse:
+    """Hand over my shift: every open conversation, most critical first, with an editable snapshot and a
+    target each; one submit transfers them all (or, with a readable reason, none)."""
+    if request.method == "GET":
+        return render(request, "console/handover.html", partials.handover_context(profile))
+    choices = _handover_choices(request)
+    key = request.POST.get("key", "")[:100]
+    away = request.POST.get("away") == "on"
+    try:
+        done, _ = handover_apply(agent=profile, items=choices, key=key, away=away)
+    except DomainError as error:
+        if isinstance(error, NotFound):
+            raise Http404(error.detail) from None
+        edits = {
+            c.handoff_id: (c.snapshot, f"agent:{c.agent}" if c.agent else f"team:{c.team}") for c in choices
+        }
+        context = partials.handover_context(profile, edits=edits, key=key, away=away) | {
+            "error": error.detail,
+            "error_for": _item_in_error(error, choices),
+        }
+        template = "console/handover.html#handover-form" if request.htmx else "console/handover.html"  # type: ignore[attr-defined]
+        return render(request, template, context, status=error.status)
+    count = len(done.items)
+    where = " You are set to away." if done.went_away else ""
+    messages.success(request, f"Handed over {count} conversation{'s' if count != 1 else ''}.{where}")
+    return _go(request, reverse("console:home"))
+
+
+def _handover_choices(request: HttpRequest) -> list[HandoverChoice]:
+    choices = []
+    for handoff_id in request.POST.getlist("handoff")[:100]:
+        kind, _, name = request.POST.get(f"to-{handoff_id}", "").partition(":")
+        choices.append(
+            HandoverChoice(
+                handoff_id=handoff_id[:40],
+                snapshot=_text(request, f"snapshot-{handoff_id}", 4000),
+                team=name if kind == "team" else "",
+                agent=name if kind == "agent" else "",
+            )
+        )
+    return choices
+
+
+def _item_in_error(error: DomainError, choices: list[HandoverChoice]) -> str:
+    """The handoff an error is about (its ``loc`` names the item's index), to show the message beside it."""
+    for entry in error.errors or []:
+        loc = entry.get("loc") or []
+        if len(loc) > 2 and loc[1] == "items" and isinstance(loc[2], int) and loc[2] < len(choices):
+            return choices[loc[2]].handoff_id
+    return ""
 
 
 class LoginView(auth_views.LoginView):

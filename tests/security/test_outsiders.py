@@ -44,6 +44,7 @@ VICTIM_DATA = ("Dana Reyes", "dana@example.com", "KX-48213", "129.99", "Lisbon")
 WITHOUT_IDS = {
     "": "the caller's own queue",
     "presence": "the caller's own presence (POST)",
+    "handover": "the caller's own open handoffs (GET the plan; a POST naming others' ids is a 404)",
     "accounts/login/": "sign-in",
     "accounts/logout/": "sign-out",
     "healthz": "liveness",
