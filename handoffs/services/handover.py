@@ -38,7 +38,12 @@ from handoffs.selectors import (
     person_name,
 )
 from handoffs.services.agents import agent_presence_set
-from handoffs.services.handoffs import ACTIVE_STATUSES, handoff_transfer, transfer_priority
+from handoffs.services.handoffs import (
+    ACTIVE_STATUSES,
+    handoff_transfer,
+    pending_transfer,
+    transfer_priority,
+)
 from handoffs.services.turns import due_at
 
 NOTE_LIMIT = 2000  # a transfer note's limit (the API's TransferIn and the console's form)
@@ -93,11 +98,7 @@ class PlanItem:
 def handover_plan(*, agent: AgentProfile, now: datetime | None = None) -> list[PlanItem]:
     """The agent's handoffs in preparation or chat, most critical first, each with a drafted snapshot."""
     now = now or timezone.now()
-    handoffs = list(
-        Handoff.objects.filter(agent_id=agent.user_id, status__in=ACTIVE_STATUSES).select_related(
-            "team", "conversation__customer"
-        )
-    )
+    handoffs = handing_over(agent)
     scored = []
     for handoff in handoffs:
         base = transfer_priority(handoff, handoff.conversation)
@@ -122,6 +123,15 @@ def handover_plan(*, agent: AgentProfile, now: datetime | None = None) -> list[P
         )
         for rank, (score, handoff, reasons, fragility) in enumerate(scored, start=1)
     ]
+
+
+def handing_over(agent: AgentProfile) -> list[Handoff]:
+    """The agent's handoffs in preparation or chat, except those already on their way to someone in a warm
+    transfer's overlap window: that transfer completes by itself when the window ends, agent or not."""
+    held = Handoff.objects.filter(agent_id=agent.user_id, status__in=ACTIVE_STATUSES).select_related(
+        "team", "conversation__customer"
+    )
+    return [handoff for handoff in held if pending_transfer(handoff) is None]
 
 
 def _fragility(handoff: Handoff, *, now: datetime) -> Priority:
@@ -362,12 +372,15 @@ def handover_apply(
     results = []
     for choice in ordered:
         item = plan[choice.handoff_id]
+        # One step, no overlap window: the sender is leaving now, so nobody would be there to answer the
+        # receiver's private notes, and the customer must not stay with someone who has gone.
         new = handoff_transfer(
             handoff_id=choice.handoff_id,
             agent=agent,
             note=choice.snapshot,
             team=choice.team,
             to_agent=choice.agent,
+            overlap=False,
             fragility=item.fragility,
         )
         results.append(
@@ -410,12 +423,7 @@ def _checked_items(agent: AgentProfile, items: list[HandoverChoice]) -> list[Han
                 f"A snapshot is at most {NOTE_LIMIT} characters.",
                 errors=[{"loc": ["body", "items", index, "snapshot"], "msg": "too long"}],
             )
-    active = set(
-        str(pk)
-        for pk in Handoff.objects.filter(agent_id=agent.user_id, status__in=ACTIVE_STATUSES).values_list(
-            "pk", flat=True
-        )
-    )
+    active = {str(handoff.pk) for handoff in handing_over(agent)}
     if seen - active:
         raise Conflict(
             "One of these conversations is no longer yours to hand over; reload the page.",

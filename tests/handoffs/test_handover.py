@@ -286,3 +286,21 @@ def test_someone_from_another_team_who_shares_no_team_is_not_listed(agent, teamm
     here(elsewhere)
     here(teammate)
     assert [person.user.get_username() for person in handover_colleagues(agent=agent)] == ["grace"]
+
+
+def test_a_warm_transfer_already_in_its_overlap_window_is_left_to_complete(shift, agent, teammate):
+    from handoffs.services.handoffs import handoff_transfer
+
+    here(teammate)
+    # ada already started a warm transfer of the calm conversation to grace (overlap window running)
+    pending = handoff_transfer(
+        handoff_id=shift["calm"], agent=agent, note="Address change", to_agent="grace", overlap=True
+    )
+    assert pending.overlap_until is not None
+    # when
+    plan = handover_plan(agent=agent)
+    # then: it is not handed over a second time; the other two are
+    assert [str(item.handoff.id) for item in plan] == [shift["upset"], shift["promise"]]
+    handover, _ = handover_apply(agent=agent, items=choices(plan), key="k-1")
+    assert {r["handoff_id"] for r in handover.items} == {shift["upset"], shift["promise"]}
+    assert Handoff.objects.get(pk=pending.pk).overlap_until is not None  # still on its way to grace
