@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('handoffs', '0007_reports_indexes'),
+        ('handoffs', '0009_transfer_overlap_private_notes'),
     ]
 
     operations = [
