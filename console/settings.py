@@ -83,6 +83,9 @@ _database = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
 if _database["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI every request may run on a different thread; persistent connections would leak one
     # per thread. psycopg's pool bounds them instead (Django >= 5.1); CONN_MAX_AGE must stay 0.
+    # Our backend is Django's with each pooled connection checked as a request takes it, so that the
+    # connections a PostgreSQL restart broke are replaced at once, not failed on (console/postgresql).
+    _database["ENGINE"] = "console.postgresql"
     _database.setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("DATABASE_POOL_MIN", 2),
         "max_size": env_int("DATABASE_POOL_MAX", 20),
