@@ -16,6 +16,11 @@ urlpatterns = [
     path("handoffs/<uuid:handoff_id>/resolve", views.resolve, name="resolve"),
     path("handoffs/<uuid:handoff_id>/transfer", views.transfer, name="transfer"),
     path("handoffs/<uuid:handoff_id>/return", views.return_to_bot, name="return"),
+    # Warm transfers' overlap window and supervisors' live actions (handoffs/services/transfers.py)
+    path("handoffs/<uuid:handoff_id>/notes", views.note, name="note"),
+    path("handoffs/<uuid:handoff_id>/take-over", views.take_over, name="take-over"),
+    path("handoffs/<uuid:handoff_id>/cancel-transfer", views.cancel_transfer, name="cancel-transfer"),
+    path("handoffs/<uuid:handoff_id>/reassign", views.reassign, name="reassign"),
     path("handoffs/<uuid:handoff_id>/beliefs", views.belief, name="belief"),
     path("handoffs/<uuid:handoff_id>/draft-check", views.draft_check_view, name="draft-check"),
     path("handoffs/<uuid:handoff_id>/commitments/<int:commitment_id>", views.commitment, name="commitment"),

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from console import partials as render
 from handoffs import selectors
-from handoffs.broadcast import conversation_group, team_queue_group
+from handoffs.broadcast import conversation_group, private_group, team_queue_group
 from handoffs.errors import NotFound
 from handoffs.models import AgentProfile
 from handoffs.services.agents import agent_seen
@@ -111,7 +111,9 @@ class HandoffSocket(AgentSocket):
         except NotFound:
             await self.close(code=FORBIDDEN)
             return
-        await self.join(conversation_group(self.handoff.conversation_id))
+        await self.join(
+            conversation_group(self.handoff.conversation_id), private_group(self.handoff.conversation_id)
+        )
         await self.accept()
         await self.start_heartbeat()
         await self.send(
@@ -130,6 +132,13 @@ class HandoffSocket(AgentSocket):
             )
             if html:
                 await self.send(text_data=html)
-        elif event["type"] == "handoff.updated":
+        elif event["type"] in ("handoff.updated", "transfer.cancelled"):
             html = await database_sync_to_async(render.handoff_state_event)(self.handoff.pk, self.profile)
             await self.send(text_data=html)
+        elif event["type"] == "note.created":
+            # a private note: shown only to those who may read it on this page (see render.note_event)
+            html = await database_sync_to_async(render.note_event)(
+                self.handoff.pk, self.profile, event["note_id"]
+            )
+            if html:
+                await self.send(text_data=html)

@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from console import partials
 from console.dashboard_charts import Chart, bar_chart, line_chart, period_days
 from handoffs.api import csv_response
 from handoffs.models import (
@@ -760,7 +761,8 @@ def handoff_frame(request: HttpRequest, profile: AgentProfile, handoff_id: Any) 
 @require_GET
 @supervisor_required
 def handoff_observe(request: HttpRequest, profile: AgentProfile, handoff_id: Any) -> HttpResponse:
-    """A read-only view of an open handoff's chat, live over the console's handoff socket."""
+    """An open handoff's chat, live over the console's handoff socket, read-only; beside it the supervisor's
+    live actions: whisper to the agent, reassign (as a warm transfer), take over."""
     handoff = _handoff_in_scope(profile, handoff_id)
     package = handoff.conversation.context or {}
     scores = {point["seq"]: point["score"] for point in package.get("emotion", {}).get("trajectory", [])}
@@ -768,13 +770,12 @@ def handoff_observe(request: HttpRequest, profile: AgentProfile, handoff_id: Any
         turn | {"score": scores.get(turn["seq"]), "at_dt": _when(turn.get("at"))}
         for turn in package.get("transcript", [])
     ]
-    context = {
-        "profile": profile,
-        "handoff": handoff,
-        "customer": handoff.conversation.customer,
-        "transcript": lines,
-        "is_open": handoff.status in OPEN_HANDOFF_STATUSES,
-    }
+    context = (
+        partials.handoff_core(handoff, profile)
+        | partials.notes_part(handoff, profile)
+        | partials.supervise_part(handoff, profile)
+        | {"transcript": lines, "is_open": handoff.status in OPEN_HANDOFF_STATUSES}
+    )
     return render(request, "supervisor/observe.html", context)
 
 

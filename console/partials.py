@@ -14,11 +14,30 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from handoffs import selectors
-from handoffs.models import AgentProfile, AssistItem, Commitment, Handoff, HandoffStatus, Team, Turn, TurnRole
+from handoffs.errors import NotFound
+from handoffs.models import (
+    AgentProfile,
+    AssistItem,
+    Commitment,
+    Handoff,
+    HandoffStatus,
+    PrivateNote,
+    Team,
+    Turn,
+    TurnRole,
+)
 from handoffs.services.agents import team_scopes
 from handoffs.services.assist import assist_items_for
+from handoffs.services.handoffs import pending_transfer
 from handoffs.services.handover import handover_colleagues, handover_plan
 from handoffs.services.selfmodel import selfmodel_read
+from handoffs.services.transfers import (
+    is_supervisor_of,
+    note_shown_on,
+    private_notes_for,
+    private_notes_readable,
+    receiver_of,
+)
 
 QUEUE = "console/queue.html"
 HANDOFF = "console/handoff.html"
@@ -95,19 +114,96 @@ def handoff_core(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
     Live pushes and partial responses render from this alone; the whole page adds the rest (below), so a
     state change pushed to every watching socket does not reread, and audit, the customer's beliefs."""
     is_mine = handoff.agent_id == profile.user_id
+    live = handoff.status in (HandoffStatus.PREPARING, HandoffStatus.CONNECTED)
+    overlap = handoff.overlap_until is not None
+    can_claim = handoff.status == HandoffStatus.QUEUED and handoff.reserved_for_id in (None, profile.user_id)
+    pending = pending_transfer(handoff) if live else None
+    supervisor = is_supervisor_of(profile, handoff)
+    receiving = overlap and (receiver_of(handoff) == profile.user_id or can_claim)
+    sending = pending is not None and is_mine
+    by_supervisor = bool(pending is not None and pending.frame.get("transfer", {}).get("by_supervisor"))
+    notes_readable = private_notes_readable(handoff, profile)
+    can_act = is_mine and live and not overlap
     return {
         "handoff": handoff,
         "profile": profile,
         "package": handoff.conversation.context,
         "customer": handoff.conversation.customer,
         "is_mine": is_mine,
-        "can_claim": handoff.status == HandoffStatus.QUEUED
-        and handoff.reserved_for_id in (None, profile.user_id),
-        "can_act": is_mine and handoff.status in (HandoffStatus.PREPARING, HandoffStatus.CONNECTED),
+        "can_claim": can_claim and not overlap,  # a transfer in its overlap window is taken over instead
+        "can_act": can_act,
+        # the warm transfer's overlap window (handoffs.services.transfers)
+        "overlap": overlap,
+        "transfer": handoff.frame.get("transfer") if handoff.previous_id else None,
+        "pending": pending,
+        "can_take_over": receiving,
+        "can_cancel_transfer": (sending and not by_supervisor) or (pending is not None and supervisor),
+        "is_supervisor_here": supervisor,
+        "notes_readable": notes_readable,
+        "whispering": supervisor and not is_mine and not sending and not (overlap and receiving),
+        "whisper_to": _whisper_to(handoff),
+        "can_note": notes_readable
+        and (
+            (overlap and receiver_of(handoff) == profile.user_id)
+            or sending
+            or (supervisor and not is_mine and (live or overlap))
+        ),
+        # what the page was built for: a live state that means otherwise makes console.js reload it
+        "page_mode": f"{int(can_act)}{int(overlap)}{int(pending is not None)}{int(notes_readable)}",
         "timeline": [step | {"at_dt": _when(step["at"])} for step in selectors.handoff_timeline(handoff)],
         "priority": selectors.priority_now(handoff),
         "now": timezone.now(),
     }
+
+
+def _whisper_to(handoff: Handoff) -> str:
+    """Whom a supervisor's whisper on this page reaches: whoever the customer is with."""
+    holder = (
+        handoff.previous.agent if handoff.overlap_until is not None and handoff.previous else handoff.agent
+    )
+    return selectors.person_name(holder) if holder is not None else ""
+
+
+def supervise_part(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
+    """A supervisor's reassign choices: their teams' queues and the people of the handoff's team."""
+    if not is_supervisor_of(profile, handoff):
+        return {}
+    return {
+        "supervised_teams": profile.teams.order_by("name"),
+        "reassign_colleagues": AgentProfile.objects.filter(teams=handoff.team_id)
+        .exclude(user_id__in=[profile.user_id, handoff.agent_id or 0])
+        .select_related("user")
+        .distinct(),
+    }
+
+
+def notes_part(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
+    """The private notes this person may read on this page (nothing for those who may not)."""
+    notes = private_notes_for(handoff) if private_notes_readable(handoff, profile) else []
+    return {"notes": [_note(note) for note in notes]}
+
+
+def _note(note: PrivateNote) -> dict[str, Any]:
+    return {
+        "id": note.pk,
+        "kind": note.kind,
+        "author": note.author_name,
+        "author_id": note.author_id,
+        "text": note.text,
+        "at_dt": note.created_at,
+    }
+
+
+def note_event(handoff_id: Any, profile: AgentProfile, note_id: int) -> str:
+    """A new private note, for a socket whose person may read it on this page; "" for everyone else."""
+    try:
+        handoff = _fresh(handoff_id, profile)
+    except NotFound:
+        return ""
+    note = PrivateNote.objects.filter(pk=note_id).first()
+    if note is None or not note_shown_on(note, handoff) or not private_notes_readable(handoff, profile):
+        return ""
+    return render_to_string(f"{HANDOFF}#note-line-oob", {"note": _note(note), "profile": profile})
 
 
 def transcript_part(handoff: Handoff) -> dict[str, Any]:
@@ -169,6 +265,8 @@ def handoff_context(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
         | transcript_part(handoff)
         | beliefs_part(handoff, profile)
         | commitments_part(handoff)
+        | notes_part(handoff, profile)
+        | supervise_part(handoff, profile)
         | {
             "assist_items": assist_items_for(handoff) if core["is_mine"] else [],
             "frame_handoffs": [
@@ -200,11 +298,18 @@ def handoff_resync(handoff_id: Any, profile: AgentProfile) -> str:
     """State and the whole chat log, replacing what a (re)connecting browser shows."""
     handoff = _fresh(handoff_id, profile)
     context = handoff_core(handoff, profile) | transcript_part(handoff) | {"oob": True}
-    return render_to_string(f"{HANDOFF}#state", context) + render_to_string(f"{HANDOFF}#chat-log", context)
+    html = render_to_string(f"{HANDOFF}#state", context) + render_to_string(f"{HANDOFF}#chat-log", context)
+    if context["notes_readable"]:
+        html += render_to_string(f"{HANDOFF}#note-list", context | notes_part(handoff, profile))
+    return html
 
 
 def handoff_state_event(handoff_id: Any, profile: AgentProfile) -> str:
-    context = handoff_core(_fresh(handoff_id, profile), profile) | {"oob": True}
+    try:
+        handoff = _fresh(handoff_id, profile)
+    except NotFound:  # a warm transfer its sender cancelled (the pending handoff is gone)
+        return render_to_string(f"{HANDOFF}#state-withdrawn", {})
+    context = handoff_core(handoff, profile) | {"oob": True}
     return render_to_string(f"{HANDOFF}#state", context)
 
 

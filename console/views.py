@@ -40,6 +40,12 @@ from handoffs.services.handoffs import (
 )
 from handoffs.services.handover import HandoverChoice, handover_apply
 from handoffs.services.selfmodel import agent_observation_record
+from handoffs.services.transfers import (
+    handoff_take_over,
+    private_note_add,
+    supervisor_reassign,
+    transfer_cancel,
+)
 
 MAX_TEXT = 5000
 
@@ -180,19 +186,84 @@ def resolve(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) 
 @require_POST
 @agent_required
 def transfer(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
-    kind, _, name = request.POST.get("to", "").partition(":")
+    """A warm transfer with an overlap window (the target team's): the sender stays on the chat page,
+    keeps talking and exchanges private notes until the receiver takes over."""
+    team, to_agent = _target(request)
     try:
         new = handoff_transfer(
             handoff_id=str(handoff_id),
             agent=profile,
             note=_text(request, "note", 2000),
-            team=name if kind == "team" else "",
-            to_agent=name if kind == "agent" else "",
+            team=team,
+            to_agent=to_agent,
+            overlap=True,
         )
     except DomainError as error:
         return _flash(request, error, back=reverse("console:handoff", args=[handoff_id]))
+    if new.overlap_until is not None:
+        messages.success(request, "Transfer started: keep chatting until they take over.")
+        return _go(request, reverse("console:handoff", args=[handoff_id]))
     messages.success(request, f"Transferred to {new.team.name} with your note.")
     return _go(request, reverse("console:home"))
+
+
+def _target(request: HttpRequest) -> tuple[str, str]:
+    """A transfer's ``to`` field, ``team:<name>`` or ``agent:<username>``, as (team, agent)."""
+    kind, _, name = request.POST.get("to", "").partition(":")
+    return (name if kind == "team" else "", name if kind == "agent" else "")
+
+
+@require_POST
+@agent_required
+def note(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
+    """A private note (warm transfer) or a supervisor's whisper; it reaches every page live, this one too."""
+    try:
+        private_note_add(handoff_id=str(handoff_id), agent=profile, text=_text(request, "text", 2000))
+    except DomainError as error:
+        return _flash(request, error, back=reverse("console:handoff", args=[handoff_id]))
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponse(status=204)
+    return redirect("console:handoff", handoff_id)
+
+
+@require_POST
+@agent_required
+def take_over(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
+    try:
+        handoff = handoff_take_over(handoff_id=str(handoff_id), agent=profile)
+    except DomainError as error:
+        return _flash(request, error, back=reverse("console:handoff", args=[handoff_id]))
+    return _go(request, reverse("console:handoff", args=[handoff.pk]))
+
+
+@require_POST
+@agent_required
+def cancel_transfer(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
+    try:
+        sender = transfer_cancel(handoff_id=str(handoff_id), agent=profile)
+    except DomainError as error:
+        return _flash(request, error, back=reverse("console:handoff", args=[handoff_id]))
+    messages.success(request, "Transfer cancelled: the conversation stays with you.")
+    return _go(request, reverse("console:handoff", args=[sender.pk]))
+
+
+@require_POST
+@agent_required
+def reassign(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
+    """A supervisor moves a live chat to a colleague or a queue, as a warm transfer."""
+    team, to_agent = _target(request)
+    try:
+        new = supervisor_reassign(
+            handoff_id=str(handoff_id),
+            supervisor=profile,
+            note=_text(request, "note", 2000),
+            team=team,
+            to_agent=to_agent,
+        )
+    except DomainError as error:
+        return _flash(request, error, back=reverse("console:handoff", args=[handoff_id]))
+    messages.success(request, f"Reassigned to {new.team.name} with your note.")
+    return _go(request, reverse("console:supervisor-observe", args=[handoff_id]))
 
 
 @require_POST

@@ -8,7 +8,7 @@
     htmx.config.responseHandling = [
       { code: "204", swap: false },
       { code: "[23]..", swap: true },
-      { code: "(409|422)", swap: true, error: false },
+      { code: "(403|409|422)", swap: true, error: false },
       { code: "[45]..", swap: false, error: true },
     ];
   });
@@ -51,6 +51,24 @@
   // A swapped-in panel (a live state push, a resync) starts from the server's numbers: tick at once.
   document.addEventListener("htmx:oobAfterSwap", tick);
   document.addEventListener("htmx:afterSwap", tick);
+
+  // --- a page whose live state means something else than it was built for reloads itself ------------
+  // (a warm transfer taken over, cancelled or completed: the composer, notes and actions change with it)
+  function reloadIfModeChanged() {
+    var page = document.querySelector("[data-page-mode]");
+    var state = document.getElementById("state");
+    if (!page || !state || !state.hasAttribute("data-mode")) return;
+    if (state.getAttribute("data-mode") !== page.getAttribute("data-page-mode") && state.getAttribute("data-mode") !== "withdrawn") {
+      window.location.reload();
+    }
+  }
+  document.addEventListener("htmx:oobAfterSwap", reloadIfModeChanged);
+
+  // A private note sent: clear the box (the note itself arrives over the socket, like the other side's).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.target.closest && event.target.closest("form[data-reset-on-success]");
+    if (form && event.detail.successful) form.reset();
+  });
 
   // --- the live connection: a pill in the top bar (the browser tests read data-live too) -------------
   // The ws extension reconnects by itself after an abnormal close; the server resyncs on every connect.
