@@ -7,6 +7,7 @@ byte-for-byte alike.
 
 import csv
 import logging
+from dataclasses import asdict
 from datetime import date, datetime
 from http import HTTPStatus
 from typing import Any
@@ -40,6 +41,9 @@ from handoffs.schemas import (
     FilterText,
     HandoffOut,
     HandoffStateOut,
+    HandoverIn,
+    HandoverOut,
+    HandoverPlanOut,
     MessageIn,
     MessageOut,
     ObservationCreated,
@@ -67,6 +71,7 @@ from handoffs.services.handoffs import (
     handoff_return_to_bot,
     handoff_transfer,
 )
+from handoffs.services.handover import HandoverChoice, handover_apply, handover_colleagues, handover_plan
 from handoffs.services.ingest import events_ingest
 from handoffs.services.selfmodel import agent_observation_record, selfmodel_read
 
@@ -428,6 +433,67 @@ def post_commitment(
 @agents.put("/agent/presence", response={200: PresenceOut, **_PROBLEMS}, summary="Available or away")
 def put_presence(request: HttpRequest, payload: PresenceIn) -> dict[str, Any]:
     return {"presence": agent_presence_set(agent=_agent(request), presence=payload.presence).presence}
+
+
+@agents.get(
+    "/agent/handover",
+    response={200: HandoverPlanOut, **_PROBLEMS},
+    summary="Shift handover: your open handoffs, most critical first, each with a drafted snapshot",
+)
+def get_handover(request: HttpRequest) -> dict[str, Any]:
+    agent = _agent(request)
+    return {
+        "handoffs": [
+            {
+                "handoff_id": str(item.handoff.id),
+                "rank": item.rank,
+                "priority": item.priority,
+                "reasons": item.reasons,
+                "fragility": item.fragility.reasons,
+                "status": item.handoff.status,
+                "conversation_id": item.handoff.conversation.external_id,
+                "customer_name": item.handoff.conversation.customer.name,
+                "team": item.handoff.team.name,
+                "snapshot": item.snapshot.text(),
+                "sections": asdict(item.snapshot),
+            }
+            for item in handover_plan(agent=agent)
+        ],
+        "colleagues": [
+            {"username": person.username, "name": person.name, "room": person.room}
+            for person in handover_colleagues(agent=agent)
+        ],
+        "teams": [team.name for team in agent.teams.all()],
+    }
+
+
+@agents.post(
+    "/agent/handover",
+    response={201: HandoverOut, 200: HandoverOut, **_PROBLEMS},
+    summary="Hand over every open handoff at once, all or nothing (the Idempotency-Key header is required)",
+)
+def post_handover(request: HttpRequest, payload: HandoverIn) -> Status[Any]:
+    handover, created = handover_apply(
+        agent=_agent(request),
+        items=[
+            HandoverChoice(
+                handoff_id=item.handoff_id,
+                snapshot=item.snapshot,
+                team=item.team or "",
+                agent=item.agent or "",
+            )
+            for item in payload.handoffs
+        ],
+        key=request.headers.get("Idempotency-Key", ""),
+        away=payload.away,
+    )
+    body = {
+        "id": str(handover.id),
+        "handoffs": handover.items,
+        "went_away": handover.went_away,
+        "created_at": handover.created_at,
+    }
+    return Status(201 if created else 200, body)
 
 
 # --- reports (supervisors) ------------------------------------------------------------------------

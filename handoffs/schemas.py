@@ -390,6 +390,71 @@ class PresenceOut(Schema):
     presence: str
 
 
+# --- shift handover (issue 9) ---------------------------------------------------------------------
+
+
+class HandoverSections(Schema):
+    state: list[str]
+    pending: list[str]
+    watch_for: list[str]
+    commitments_due: list[str]
+
+
+class HandoverPlanItemOut(Schema):
+    handoff_id: str
+    rank: int = Field(description="1 is the most critical: take it first.")
+    priority: float = Field(description="The priority it will have in the receiver's queue now.")
+    reasons: list[str] = Field(description="Why it ranks where it does.")
+    fragility: list[str] = Field(description="What makes it fragile: unanswered message, promises due, …")
+    status: str
+    conversation_id: str
+    customer_name: str
+    team: str = Field(description="Its team: the default target (the team queue).")
+    snapshot: str = Field(description="The drafted note for the next person: edit it and send it back.")
+    sections: HandoverSections
+
+
+class HandoverColleagueOut(Schema):
+    username: str
+    name: str
+    room: int = Field(description="Conversations they can still take (capacity minus what they hold).")
+
+
+class HandoverPlanOut(Schema):
+    handoffs: list[HandoverPlanItemOut]
+    colleagues: list[HandoverColleagueOut] = Field(description="Teammates available now.")
+    teams: list[str] = Field(description="Your teams: their queues are targets too.")
+
+
+class HandoverItemIn(Schema):
+    handoff_id: str = Field(max_length=40)
+    snapshot: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(_no_nul)
+    ]
+    team: str | None = Field(default=None, max_length=80, description="A team queue, or:")
+    agent: str | None = Field(default=None, max_length=150, description="A colleague's username.")
+
+
+class HandoverIn(Schema):
+    handoffs: list[HandoverItemIn] = Field(min_length=1, max_length=50)
+    away: bool = Field(default=True, description="Set yourself away once it is done.")
+
+
+class HandoverResultItem(Schema):
+    rank: int
+    handoff_id: str = Field(description="Your handoff, now transferred.")
+    next_handoff_id: str = Field(description="The new handoff, with its own frame; the note is the snapshot.")
+    team: str
+    agent: str | None
+
+
+class HandoverOut(Schema):
+    id: str
+    handoffs: list[HandoverResultItem]
+    went_away: bool
+    created_at: AwareDatetime
+
+
 class CommitmentMarkIn(Schema):
     status: Literal["open", "kept", "broken"]
 

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -316,9 +317,26 @@ def agent_loads(user_ids: Iterable[int]) -> dict[int, int]:
     return loads
 
 
-def colleagues_available(*, agent: AgentProfile, stale_after: timedelta) -> list[AgentProfile]:
+@dataclass(frozen=True)
+class Colleague:
+    """A teammate work can be routed to by name, with what counts against their capacity."""
+
+    profile: AgentProfile
+    load: int
+    room: int  # capacity left, never negative
+
+    @property
+    def username(self) -> str:
+        return self.profile.user.get_username()
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+
+def colleagues_available(*, agent: AgentProfile, stale_after: timedelta) -> list[Colleague]:
     """The person's teammates who are available now (said so, and a console of theirs was seen within
-    ``stale_after``), each with ``load`` and ``room`` (capacity left, never negative), most room first."""
+    ``stale_after``), most room first."""
     seen_since = timezone.now() - stale_after
     people = list(
         AgentProfile.objects.filter(
@@ -329,11 +347,15 @@ def colleagues_available(*, agent: AgentProfile, stale_after: timedelta) -> list
         )
         .exclude(pk=agent.pk)
         .select_related("user")
-        .prefetch_related("teams")
         .distinct()
     )
     loads = agent_loads(person.user_id for person in people)
-    for person in people:
-        person.load = loads[person.user_id]  # type: ignore[attr-defined]
-        person.room = max(0, person.capacity - person.load)  # type: ignore[attr-defined]
-    return sorted(people, key=lambda p: (-p.room, p.name.lower()))  # type: ignore[attr-defined]
+    found = [
+        Colleague(
+            profile=person,
+            load=loads[person.user_id],
+            room=max(0, person.capacity - loads[person.user_id]),
+        )
+        for person in people
+    ]
+    return sorted(found, key=lambda c: (-c.room, c.name.lower()))

@@ -31,6 +31,7 @@ from handoffs.errors import Conflict, InvalidInput
 from handoffs.models import AgentProfile, Handoff, HandoffStatus, Handover, Team
 from handoffs.priority import DUE_SOON_SECONDS, Priority, handover_fragility
 from handoffs.selectors import (
+    Colleague,
     agent_loads,
     chain_start,
     colleagues_available,
@@ -308,7 +309,7 @@ def _clip(text: str, limit: int = 140) -> str:
 # --- targets --------------------------------------------------------------------------------------
 
 
-def handover_colleagues(*, agent: AgentProfile) -> list[AgentProfile]:
+def handover_colleagues(*, agent: AgentProfile) -> list[Colleague]:
     """Teammates a handoff may be routed to by name: available now, with ``room`` (capacity left)."""
     stale = timedelta(seconds=settings.WARMLINE["PRESENCE_STALE_SECONDS"])
     return colleagues_available(agent=agent, stale_after=stale)
@@ -361,7 +362,7 @@ def handover_apply(
 
     items = _checked_items(agent, items)
     teams = {team.name: team for team in agent.teams.all()}
-    colleagues = {person.user.get_username(): person for person in handover_colleagues(agent=agent)}
+    colleagues = {person.username: person.profile for person in handover_colleagues(agent=agent)}
     for index, choice in enumerate(items):
         _check_target(choice, index, teams=teams, colleagues=colleagues)
 
@@ -387,7 +388,7 @@ def handover_apply(
             {
                 "rank": item.rank,
                 "handoff_id": choice.handoff_id,
-                "new_handoff_id": str(new.id),
+                "next_handoff_id": str(new.id),
                 "team": new.team.name,
                 "agent": choice.agent or None,
             }

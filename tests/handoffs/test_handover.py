@@ -146,7 +146,7 @@ def test_a_handover_transfers_every_handoff_with_its_snapshot_as_the_frames_note
     assert len(handover.items) == 3
     for choice, result in zip(edited, sorted(handover.items, key=lambda r: r["rank"]), strict=True):
         old = Handoff.objects.get(pk=choice.handoff_id)
-        new = Handoff.objects.get(pk=result["new_handoff_id"])
+        new = Handoff.objects.get(pk=result["next_handoff_id"])
         assert old.status == "transferred" and new.previous_id == old.id
         assert new.status == "queued" and new.note == choice.snapshot
         assert new.frame["transfer"]["note"] == choice.snapshot
@@ -167,7 +167,7 @@ def test_the_receivers_queue_lists_them_most_critical_first(shift, agent, teamma
     # when grace looks at the team queue
     queue = selectors.queue_for_agent(agent=teammate)
     # then: the plan's order
-    new_ids = {r["handoff_id"]: r["new_handoff_id"] for r in handover.items}
+    new_ids = {r["handoff_id"]: r["next_handoff_id"] for r in handover.items}
     assert [str(h.id) for h in queue] == [new_ids[str(item.handoff.id)] for item in plan]
 
 
@@ -205,7 +205,7 @@ def test_a_receivers_capacity_counts_what_they_hold_and_what_waits_for_them(
     # grace holds one conversation of her own already
     held(bot_client, api_as, teammate, "c-grace", name="Gil", lines=[("customer", "My own question.")])
     plan = handover_plan(agent=agent)
-    (room,) = [person.room for person in handover_colleagues(agent=agent) if person.user == teammate.user]
+    (room,) = [person.room for person in handover_colleagues(agent=agent) if person.profile == teammate]
     assert room == 2
     too_many = {str(item.handoff.id): "agent:grace" for item in plan}
     with pytest.raises(InvalidInput):
@@ -214,7 +214,7 @@ def test_a_receivers_capacity_counts_what_they_hold_and_what_waits_for_them(
     two = {str(item.handoff.id): "agent:grace" for item in plan[:2]}
     handover_apply(agent=agent, items=choices(plan, **two), key="k-2")
     assert Handoff.objects.filter(reserved_for=teammate.user, status="queued").count() == 2
-    assert [person.room for person in handover_colleagues(agent=agent) if person.user == teammate.user] == [0]
+    assert [person.room for person in handover_colleagues(agent=agent) if person.profile == teammate] == [0]
 
 
 def test_a_retry_returns_the_first_handover_and_transfers_nothing_more(shift, agent):
@@ -248,7 +248,7 @@ def test_a_handoff_claimed_since_the_plan_must_be_included(shift, agent, bot_cli
 def test_an_away_colleague_is_no_target(shift, agent, teammate):
     teammate.presence = "away"
     teammate.save()
-    assert teammate.pk not in [person.pk for person in handover_colleagues(agent=agent)]
+    assert teammate not in [person.profile for person in handover_colleagues(agent=agent)]
     plan = handover_plan(agent=agent)
     with pytest.raises(InvalidInput) as error:
         handover_apply(agent=agent, items=choices(plan, **{str(plan[0].handoff.id): "agent:grace"}), key="k")
@@ -285,7 +285,7 @@ def test_someone_from_another_team_who_shares_no_team_is_not_listed(agent, teamm
     elsewhere = AgentFactory(user__username="eve", teams=[TeamFactory(name="Elsewhere")])
     here(elsewhere)
     here(teammate)
-    assert [person.user.get_username() for person in handover_colleagues(agent=agent)] == ["grace"]
+    assert [person.username for person in handover_colleagues(agent=agent)] == ["grace"]
 
 
 def test_a_warm_transfer_already_in_its_overlap_window_is_left_to_complete(shift, agent, teammate):

@@ -58,6 +58,7 @@ WITHOUT_IDS = {
     "api/v1/docs": "the public API docs",
     "api/v1/agent/queue": "the token's own queue",
     "api/v1/agent/presence": "the token's own presence (PUT)",
+    "api/v1/agent/handover": "the token's own open handoffs (GET the plan; a POST naming others' ids is a 404)",
     "api/v1/reports/handoff-quality": "report, scoped to the token's teams",
 }
 WEBSOCKETS_WITHOUT_IDS = {
