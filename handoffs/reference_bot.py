@@ -312,15 +312,10 @@ class ReferenceBot:
     # --- the signed transport: the same checks the HTTP endpoints make ---------------------------------
 
     def _secret(self) -> str:
-        row = (
-            BotSecret.objects.filter(bot=self.bot)
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
-            .order_by("-created_at")
-            .first()
-        )
-        if row is None:
+        secret = selectors.bot_signing_secret(self.bot_id)
+        if secret is None:
             raise BotError(401, "The bot has no active signing secret.")
-        return row.secret
+        return secret
 
     def _authenticated(self, body: bytes) -> tuple[Bot, str]:
         headers = sign(body, secret=self._secret(), webhook_id=f"msg_{uuid.uuid4().hex}")

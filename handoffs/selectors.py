@@ -12,7 +12,16 @@ from django.utils import timezone
 
 from handoffs.clock import iso
 from handoffs.errors import NotFound
-from handoffs.models import AgentProfile, Belief, Bot, Conversation, Customer, Handoff, HandoffStatus
+from handoffs.models import (
+    AgentProfile,
+    Belief,
+    Bot,
+    BotSecret,
+    Conversation,
+    Customer,
+    Handoff,
+    HandoffStatus,
+)
 from handoffs.priority import AGING_PER_SECOND, Priority
 from handoffs.selfmodel import rules
 
@@ -39,6 +48,18 @@ def _external_id(value: str, what: str) -> str:
     if "\x00" in value:
         raise NotFound(f"No such {what}.")
     return value
+
+
+def bot_signing_secret(bot_id: str) -> str | None:
+    """The newest unexpired secret of an active bot: what the bot itself signs with (the built-in tools
+    that play a bot, the reference bot and the simulator, read it here); None if there is none."""
+    row = (
+        BotSecret.objects.filter(bot__bot_id=bot_id, bot__is_active=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .order_by("-created_at")
+        .first()
+    )
+    return row.secret if row else None
 
 
 def conversation_for_bot(*, bot: Bot, external_id: str) -> Conversation:

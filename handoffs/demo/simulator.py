@@ -12,10 +12,12 @@ the bot stays quiet. ``Simulator`` starts runs on a schedule, each in its own th
 """
 
 import json
+import math
 import random
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +79,45 @@ class Credentials:
             raise SimulatorError(f"Cannot read bot credentials from {path} ({type(exc).__name__}).") from None
 
 
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """Nearest-rank percentile (an observed value, no interpolation); None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered)))) - 1]
+
+
+@dataclass
+class Traffic:
+    """Every HTTP attempt one simulator made and how the console answered it (shared by its threads).
+
+    An attempt is one request on the wire: a retry of the same event is a second attempt with the same
+    ``webhook-id``. ``statuses`` counts attempts by status (0: no answer, a transport error).
+    """
+
+    statuses: Counter[int] = field(default_factory=Counter)
+    post_ms: list[float] = field(default_factory=list)  # latency of each event POST attempt answered
+    replayed: int = 0  # answers with ``Idempotent-Replayed: true`` (a retry of an applied request)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, method: str, status: int, seconds: float, *, replayed: bool = False) -> None:
+        with self._lock:
+            self.statuses[status] += 1
+            if method == "POST" and status:
+                self.post_ms.append(seconds * 1000)
+            self.replayed += replayed
+
+    @property
+    def attempts(self) -> int:
+        return sum(self.statuses.values())
+
+    def failed_attempts(self, *, allowed: int = 0) -> int:
+        """Attempts answered neither 2xx nor with an expected refusal (``allowed`` 409s), transport errors
+        included: a retried 503 counts here even when the retry then succeeded."""
+        bad = sum(count for status, count in self.statuses.items() if not 200 <= status < 300)
+        return bad - allowed
+
+
 class BotAPI:
     """Signed requests to one bot's API, retried the way a careful integration retries them.
 
@@ -95,8 +136,12 @@ class BotAPI:
         timeout: float = 15.0,
         startup_timeout: float = 60.0,
         stop: threading.Event | None = None,
+        run_id: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # In every webhook-id (and, through the runs, every conversation id): one run's rows can be found.
+        self.run_id = run_id
+        self.traffic = Traffic()
         self.bot_id = credentials.bot_id
         self._secret = credentials.secret
         self._client = client or httpx.Client(timeout=timeout)
@@ -119,7 +164,7 @@ class BotAPI:
 
     def _send(self, method: str, path: str, body: str) -> httpx.Response:
         url = f"{self.base_url}/api/v1/bots/{self.bot_id}{path}"
-        webhook_id = f"msg_{uuid.uuid4().hex}"
+        webhook_id = f"msg_{self.run_id}_{uuid.uuid4().hex}" if self.run_id else f"msg_{uuid.uuid4().hex}"
         content = body.encode()
         started = time.monotonic()
         connect_failures = retries = 0
@@ -129,9 +174,11 @@ class BotAPI:
             headers = sign(body, secret=self._secret, webhook_id=webhook_id)
             if method == "POST":
                 headers["content-type"] = "application/json"
+            sent = time.perf_counter()
             try:
                 response = self._client.request(method, url, content=content, headers=headers)
             except httpx.TransportError as exc:
+                self.traffic.record(method, 0, time.perf_counter() - sent)
                 if time.monotonic() - started >= self.startup_timeout:
                     raise ServerUnavailable(
                         f"{self.base_url} did not answer for {self.startup_timeout:.0f} s ({type(exc).__name__})."
@@ -139,6 +186,8 @@ class BotAPI:
                 self._pause(min(0.25 * 2**connect_failures, 2.0))
                 connect_failures += 1
                 continue
+            replayed = response.headers.get("idempotent-replayed") == "true"
+            self.traffic.record(method, response.status_code, time.perf_counter() - sent, replayed=replayed)
             if response.status_code in RETRY_STATUSES and retries < MAX_RETRIES:
                 self._pause(_retry_after(response) or 0.5 * 2**retries)
                 retries += 1
@@ -209,10 +258,14 @@ class RunResult:
     status: str = "bot"  # the handoff's last known status ("bot" before escalating)
     queue_position: int | None = None
     announcement: str = ""
+    events_posted: int = 0  # event POSTs made (each once, however often it was retried)
     events_sent: int = 0  # answered 2xx
     follow_ups_sent: int = 0
     bot_turns_refused: int = 0
     error: str | None = None
+    accepted: Counter[str] = field(default_factory=Counter)  # events answered 2xx, by type
+    started_at: float = 0.0  # time.time() of the first event
+    escalated_at: float = 0.0  # time.time() the escalation was answered (0: it was not)
 
 
 class ConversationRun:
@@ -233,7 +286,8 @@ class ConversationRun:
         self.rng = rng or random.Random()
         self.log = log
         suffix = f"{self.rng.getrandbits(40):010x}"
-        self.conversation_id = f"sim-{scenario.key}-{suffix}"
+        run = f"{api.run_id}-" if api.run_id else ""
+        self.conversation_id = f"sim-{run}{scenario.key}-{suffix}"
         self.customer_id = f"cust-{self.rng.getrandbits(40):010x}"
         self.bot_silenced = False
         self.result = RunResult(
@@ -243,6 +297,7 @@ class ConversationRun:
     # --- the whole story --------------------------------------------------------------------------
 
     def run(self) -> RunResult:
+        self.result.started_at = time.time()
         try:
             self.play_script()
             self.escalate()
@@ -278,6 +333,7 @@ class ConversationRun:
     def escalate(self) -> None:
         self.pause(self.pace.scale * self.rng.uniform(0.5, 1.5))
         response = self.post(self.scenario.escalation_event(self.conversation_id))
+        self.result.escalated_at = time.time()
         handoff = response.json()["handoff"]
         self.result.handoff_id = handoff["id"]
         self.result.status = handoff["status"]
@@ -383,9 +439,11 @@ class ConversationRun:
         return True
 
     def post(self, event: dict[str, Any], *, allow: Sequence[int] = ()) -> httpx.Response:
+        self.result.events_posted += 1
         response = self.api.post_event(event)
         if response.is_success:
             self.result.events_sent += 1
+            self.result.accepted[event["type"]] += 1
         elif response.status_code not in allow:
             raise SimulatorError(f"{event['type']} event answered {_problem(response)}")
         return response
@@ -422,16 +480,67 @@ class ConversationRun:
             raise Stopped
 
 
+@dataclass(frozen=True)
+class Summary:
+    """What a simulator run did, for the closing lines of ``simulate`` and for the benchmarks."""
+
+    run_id: str
+    rate: float
+    conversations: int  # started
+    escalations: int  # answered with a handoff
+    events_sent: int  # event POSTs, each counted once however often it was retried
+    accepted: int  # events answered 2xx
+    refused: int  # bot turns answered 409 because a person had the conversation (expected)
+    errors: int  # conversations stopped by an error (an event or a status read that failed)
+    failed_attempts: (
+        int  # attempts answered neither 2xx nor an expected 409, or not at all (retried ones too)
+    )
+    replayed: int  # retries the console recognised as already applied
+    accepted_by_type: dict[str, int]
+    statuses: dict[str, int]  # every attempt, by status ("0": no answer)
+    post_p50_ms: float | None
+    post_p95_ms: float | None
+    post_p99_ms: float | None
+    escalate_p50_s: float | None  # from a conversation's first event to its escalation's answer
+    escalate_p95_s: float | None
+    start_late_max_s: float  # how far behind its schedule the latest conversation started
+    seconds: float
+    error_samples: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def lines(self) -> list[str]:
+        def ms(value: float | None) -> str:
+            return "-" if value is None else f"{value:.0f}"
+
+        lines = [
+            f"done in {self.seconds:.0f} s (run {self.run_id}): {self.conversations} conversations started, "
+            f"{self.escalations} escalated",
+            f"events sent {self.events_sent}, accepted {self.accepted}, refused {self.refused} (a person had "
+            f"the conversation), errors {self.errors}",
+            f"requests: p50 {ms(self.post_p50_ms)} ms, p95 {ms(self.post_p95_ms)} ms; failed attempts "
+            f"{self.failed_attempts} (retried or not), replays {self.replayed}",
+        ]
+        lines += [f"error: {sample}" for sample in self.error_samples]
+        return lines
+
+
 class Simulator:
-    """Starts conversations on a schedule (a burst first, then one every ``every`` seconds, jittered)."""
+    """Starts conversations at ``rate`` per second, each in its own thread, on a fixed schedule.
+
+    The ``burst`` first start at once (and play faster: "already under way"); the others follow at
+    ``1 / rate`` intervals from then, so a slow console shows up as conversations starting late
+    (``Summary.start_late_max_s``), not as a lower rate than asked for going unnoticed.
+    """
 
     def __init__(
         self,
         api: BotAPI,
         *,
-        every: float = 40.0,
+        rate: float = 0.025,
         count: int | None = None,
-        burst: int = 3,
+        burst: int = 0,
         pace: Pace | None = None,
         scenarios: Sequence[Scenario] = SCENARIOS,
         rng: random.Random | None = None,
@@ -439,8 +548,10 @@ class Simulator:
     ) -> None:
         if not scenarios:
             raise ValueError("no scenarios to play")
+        if rate <= 0:
+            raise ValueError("the rate must be positive")
         self.api = api
-        self.every = max(every, 0.1)
+        self.rate = rate
         self.count = count
         self.burst = max(burst, 0)
         self.pace = pace or Pace()
@@ -450,6 +561,8 @@ class Simulator:
         self.runs: list[ConversationRun] = []
         self.threads: list[threading.Thread] = []
         self._bag: list[Scenario] = []
+        self.start_late_max = 0.0
+        self.seconds = 0.0
 
     @property
     def stop(self) -> threading.Event:
@@ -481,19 +594,54 @@ class Simulator:
         Raises ``CredentialsRejected`` as soon as the console refuses a signature. Until the server
         answers, each run retries its first request (see ``BotAPI``).
         """
-        started = 0
-        # The burst's conversations were "already under way": they reach the queue within seconds.
-        for _ in range(min(self.burst, self.count if self.count is not None else self.burst)):
+        began = time.monotonic()
+        burst = min(self.burst, self.count if self.count is not None else self.burst)
+        for _ in range(burst):
             self.start(pace=self.pace.faster(0.1))
-            started += 1
-        while self.count is None or started < self.count:
-            if self.stop.wait(self.every * self.rng.uniform(0.75, 1.25)):
+        started = 0
+        while self.count is None or burst + started < self.count:
+            due = began + (started + (1 if burst else 0)) / self.rate
+            if self.stop.wait(max(0.0, due - time.monotonic())):
                 break
+            self.start_late_max = max(self.start_late_max, time.monotonic() - due)
             self.start()
             started += 1
         for thread in self.threads:
             while thread.is_alive() and not self.stop.is_set():
                 thread.join(0.5)
+        self.seconds = time.monotonic() - began
         if self.api.fatal is not None:
             raise self.api.fatal
         return [run.result for run in self.runs]
+
+    def summary(self) -> Summary:
+        results = [run.result for run in self.runs]
+        traffic = self.api.traffic
+        refused = sum(result.bot_turns_refused for result in results)
+        accepted: Counter[str] = Counter()
+        for result in results:
+            accepted.update(result.accepted)
+        to_escalate = [r.escalated_at - r.started_at for r in results if r.escalated_at and r.started_at]
+        errors = [result for result in results if result.error]
+        return Summary(
+            run_id=self.api.run_id,
+            rate=self.rate,
+            conversations=len(results),
+            escalations=sum(1 for result in results if result.handoff_id),
+            events_sent=sum(result.events_posted for result in results),
+            accepted=sum(result.events_sent for result in results),
+            refused=refused,
+            errors=len(errors),
+            failed_attempts=traffic.failed_attempts(allowed=refused),
+            replayed=traffic.replayed,
+            accepted_by_type=dict(accepted),
+            statuses={str(status): count for status, count in sorted(traffic.statuses.items())},
+            post_p50_ms=percentile(traffic.post_ms, 50),
+            post_p95_ms=percentile(traffic.post_ms, 95),
+            post_p99_ms=percentile(traffic.post_ms, 99),
+            escalate_p50_s=percentile(to_escalate, 50),
+            escalate_p95_s=percentile(to_escalate, 95),
+            start_late_max_s=self.start_late_max,
+            seconds=self.seconds,
+            error_samples=[f"{result.conversation_id}: {result.error}" for result in errors[:5]],
+        )

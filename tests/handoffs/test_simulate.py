@@ -204,7 +204,7 @@ def test_a_bot_turn_refused_with_409_silences_the_bot(bot_api, bot, agent, api_a
 def test_wrong_secret_stops_the_simulator_and_is_reported_without_the_secret(live_server, bot, tmp_path):
     wrong = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk="
     api = BotAPI(live_server.url, Credentials(bot.bot_id, wrong), startup_timeout=5)
-    simulator = Simulator(api, every=60, count=5, burst=2, pace=FAST)
+    simulator = Simulator(api, rate=1 / 60, count=5, burst=2, pace=FAST)
     started = time.monotonic()
     with pytest.raises(CredentialsRejected) as caught:
         simulator.run()
@@ -217,7 +217,9 @@ def test_wrong_secret_stops_the_simulator_and_is_reported_without_the_secret(liv
     bot_file = tmp_path / "bot.json"
     bot_file.write_text(json.dumps({"bot_id": bot.bot_id, "secret": wrong}))
     with pytest.raises(CommandError, match="rejected") as caught:
-        call_command("simulate", url=live_server.url, count=1, burst=1, pace=0, bot_file=str(bot_file))
+        call_command(
+            "simulate", url=live_server.url, conversations=1, burst=1, pace=0, bot_file=str(bot_file)
+        )
     assert "QUJDREVG" not in str(caught.value)
 
 
@@ -231,7 +233,7 @@ def test_connection_refused_is_retried_then_reported():
 
 def test_simulator_bursts_and_customers_give_up_when_nobody_comes(bot_api, bot):
     impatient = Pace(scale=0, poll_seconds=0.05, patience_seconds=0.3, stay_seconds=1)
-    simulator = Simulator(bot_api, every=0.1, count=3, burst=2, pace=impatient)
+    simulator = Simulator(bot_api, rate=10, count=3, burst=2, pace=impatient)
     results = simulator.run()
     assert len(results) == 3
     assert len({result.scenario for result in results}) == 3  # no repeats before every scenario played
@@ -239,7 +241,7 @@ def test_simulator_bursts_and_customers_give_up_when_nobody_comes(bot_api, bot):
     assert Handoff.objects.filter(conversation__bot=bot, status="abandoned").count() == 3
 
 
-def test_the_command_prints_one_line_per_escalation_and_never_the_secret(
+def test_the_command_prints_one_line_per_escalation_a_summary_and_never_the_secret(
     live_server, bot_and_secret, tmp_path, capsys
 ):
     bot, secret = bot_and_secret
@@ -248,9 +250,8 @@ def test_the_command_prints_one_line_per_escalation_and_never_the_secret(
     call_command(
         "simulate",
         url=live_server.url,
-        count=2,
-        burst=1,
-        every=0.1,
+        conversations=2,
+        rate=10,
         pace=0,
         patience=0.2,
         bot_file=str(bot_file),
@@ -258,9 +259,69 @@ def test_the_command_prints_one_line_per_escalation_and_never_the_secret(
     )
     out = capsys.readouterr().out
     assert len(re.findall(r" escalated ", out)) == 2
-    assert "done: 2 conversations, 2 escalated, 0 failed" in out
+    assert "2 conversations started, 2 escalated" in out
+    sent = int(re.search(r"events sent (\d+), accepted (\d+), refused 0 .*, errors 0", out).group(1))
+    assert re.search(rf"events sent {sent}, accepted {sent},", out)
+    assert sent == InboundRequest.objects.filter(bot=bot).count()
     assert secret not in out and secret.removeprefix("whsec_") not in out
     assert Handoff.objects.filter(conversation__bot=bot).count() == 2
+
+
+def test_the_documented_shape_with_a_bot_id_reads_its_secret_and_writes_a_json_summary(
+    live_server, bot, tmp_path, capsys
+):
+    """``simulate --conversations N --rate R --bot BOT``: no bot file; what it reports is what was stored."""
+    path = tmp_path / "summary.json"
+    call_command(
+        "simulate",
+        url=live_server.url,
+        conversations=3,
+        rate=8,
+        bot=bot.bot_id,
+        bot_file=str(tmp_path / "none.json"),
+        pace=0,
+        patience=0.3,
+        json=str(path),
+        verbosity=0,
+    )
+    summary = json.loads(path.read_text())
+    run_id = summary["run_id"]
+    assert summary["conversations"] == summary["escalations"] == 3
+    assert summary["errors"] == summary["failed_attempts"] == summary["refused"] == 0
+    assert summary["events_sent"] == summary["accepted"] > 3 * 8
+    assert set(summary["statuses"]) <= {"200", "201"}
+    assert summary["post_p95_ms"] >= summary["post_p50_ms"] > 0
+    # Every accepted event is one applied request of this run, stored once; every conversation is tagged.
+    stored = InboundRequest.objects.filter(bot=bot, webhook_id__startswith=f"msg_{run_id}_")
+    assert stored.count() == summary["accepted"]
+    conversations = Conversation.objects.filter(bot=bot)
+    assert conversations.count() == 3
+    assert all(conversation.external_id.startswith(f"sim-{run_id}-") for conversation in conversations)
+    turns = Turn.objects.filter(conversation__in=conversations, role__in=["customer", "bot"]).count()
+    assert turns == summary["accepted_by_type"]["turn"]
+    assert (
+        Handoff.objects.filter(conversation__in=conversations).count()
+        == summary["accepted_by_type"]["escalation"]
+    )
+    out = capsys.readouterr().out
+    assert "3 conversations started, 3 escalated" in out  # the summary prints even at verbosity 0
+
+
+def test_an_unknown_bot_id_is_explained(db, tmp_path):
+    with pytest.raises(CommandError, match="No active bot bot_nobody"):
+        call_command("simulate", bot="bot_nobody", bot_file=str(tmp_path / "none.json"), conversations=1)
+
+
+def test_conversations_start_on_the_rate_schedule(bot_api, bot):
+    impatient = Pace(scale=0, poll_seconds=0.05, patience_seconds=0.2, stay_seconds=1)
+    simulator = Simulator(bot_api, rate=5, count=4, pace=impatient)
+    results = simulator.run()
+    starts = sorted(result.started_at for result in results)
+    # Never ahead of the schedule: the i-th conversation starts i/rate seconds after the first, or later.
+    assert all(later - starts[0] >= index / 5 - 0.01 for index, later in enumerate(starts))
+    summary = simulator.summary()
+    assert summary.conversations == summary.escalations == 4 and summary.errors == 0
+    assert summary.start_late_max_s >= 0
 
 
 def test_the_command_explains_a_missing_bot_file(tmp_path):

@@ -1,12 +1,18 @@
-"""``manage.py simulate``: simulated customers for the demo, sent as an external bot would send them.
+"""``manage.py simulate --conversations N --rate R [--bot BOT]``: simulated customers, sent as an external
+bot would send them.
 
 Plays the scripted conversations of ``handoffs.demo.scenarios`` against a running console over the
-signed bot API (see ``handoffs.demo.simulator``), with the demo bot's credentials that ``seed_demo``
-wrote to ``.demo-bot.json``. Prints one line per escalation; ``-v 2`` also tells when people connect
-and handoffs end. The bot's secret is never printed.
+signed bot API (see ``handoffs.demo.simulator``): N conversations (default: until Ctrl-C), R new ones per
+second, as bot BOT. Without ``--bot`` it is the demo bot whose credentials ``seed_demo`` wrote to
+``.demo-bot.json``; with ``--bot`` the bot's newest active secret is read from the database (or from
+the bot file, when it holds that bot). Prints one line per escalation (``-v 2`` also tells when people
+connect and handoffs end) and a summary at the end; ``--json`` writes the summary for scripts (the
+benchmarks). The bot's secret is never printed.
 """
 
+import json
 import random
+import secrets
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +22,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from handoffs.demo.simulator import BotAPI, Credentials, Pace, Simulator, SimulatorError
+from handoffs.selectors import bot_signing_secret
 
 
 def _positive(value: str) -> float:
@@ -25,20 +32,44 @@ def _positive(value: str) -> float:
     return number
 
 
+def _rate(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError(value)
+    return number
+
+
 class Command(BaseCommand):
-    help = "Simulate customers: stream scripted conversations to the console over the signed bot API and escalate them."
-    requires_system_checks: list[str] = []  # talks HTTP only; needs no database
+    help = (
+        "Simulate customers: N conversations at R new ones per second, streamed to the console over the "
+        "signed bot API; some escalate, and the customers answer the agents."
+    )
+    requires_system_checks: list[str] = []  # talks HTTP; reads the database only for --bot's secret
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--conversations",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Conversations to run in all (default: until Ctrl-C).",
+        )
+        parser.add_argument(
+            "--rate",
+            type=_rate,
+            default=0.025,
+            metavar="R",
+            help="New conversations per second (default 0.025: one every 40 s).",
+        )
+        parser.add_argument(
+            "--bot",
+            default=None,
+            metavar="BOT",
+            help="Bot id to send as (its secret is read from the database); default: the demo bot of --bot-file.",
+        )
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="The console's base URL.")
         parser.add_argument(
-            "--every", type=_positive, default=40.0, help="Seconds between new conversations (default 40)."
-        )
-        parser.add_argument(
-            "--count", type=int, default=None, help="Conversations to run in all (default: forever)."
-        )
-        parser.add_argument(
-            "--burst", type=int, default=3, help="Conversations to start at once, quickly (default 3)."
+            "--burst", type=int, default=0, help="Conversations to start at once first, quickly (default 0)."
         )
         parser.add_argument(
             "--bot-file", default=".demo-bot.json", help="Bot id and secret as seed_demo writes them."
@@ -54,6 +85,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=None, help="Random seed (scenario order, ids).")
         parser.add_argument(
+            "--run-id",
+            default=None,
+            help="Tag in every conversation id and webhook-id of this run (default: random).",
+        )
+        parser.add_argument(
+            "--json", default=None, metavar="PATH", help="Also write the summary as JSON here."
+        )
+        parser.add_argument(
             "--startup-timeout",
             type=_positive,
             default=60.0,
@@ -61,48 +100,73 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            credentials = Credentials.from_file(_bot_file(options["bot_file"]))
-        except SimulatorError as exc:
-            raise CommandError(str(exc)) from None
+        if options["conversations"] is not None and options["conversations"] < 1:
+            raise CommandError("--conversations must be at least 1.")
+        credentials = _credentials(options["bot"], options["bot_file"])
         lock = threading.Lock()
         verbosity = options["verbosity"]
 
         def log(message: str, *, verbose: bool = False) -> None:
-            if verbose and verbosity < 2:
+            if (verbose and verbosity < 2) or verbosity < 1:
                 return
             with lock:
                 self.stdout.write(f"{datetime.now():%H:%M:%S} simulate  {message}")
                 self.stdout.flush()
 
-        api = BotAPI(options["url"], credentials, startup_timeout=options["startup_timeout"])
+        rng = random.Random(options["seed"])
+        run_id = options["run_id"] or secrets.token_hex(3)  # never from --seed: two runs must not collide
+        api = BotAPI(options["url"], credentials, startup_timeout=options["startup_timeout"], run_id=run_id)
         simulator = Simulator(
             api,
-            every=options["every"],
-            count=options["count"],
+            rate=options["rate"],
+            count=options["conversations"],
             burst=options["burst"],
             pace=Pace(scale=options["pace"], patience_seconds=options["patience"]),
-            rng=random.Random(options["seed"]),
+            rng=rng,
             log=log,
         )
-        count = "forever" if options["count"] is None else f"{options['count']} conversations"
+        count = (
+            "until Ctrl-C"
+            if options["conversations"] is None
+            else f"{options['conversations']} conversations"
+        )
         log(
-            f"bot {credentials.bot_id} → {api.base_url}: {simulator.burst} at once, then one every "
-            f"~{simulator.every:g} s ({count})"
+            f"bot {credentials.bot_id} → {api.base_url}: {simulator.rate:g} new conversation(s)/s "
+            f"(one every {1 / simulator.rate:.3g} s), {count}, run {run_id}"
+            + (f"; {simulator.burst} at once first" if simulator.burst else "")
         )
         try:
-            results = simulator.run()
+            simulator.run()
         except SimulatorError as exc:
             raise CommandError(str(exc)) from None
         except KeyboardInterrupt:
             api.stop.set()
             log("stopped")
-            return
         finally:
             api.stop.set()
-        escalated = sum(1 for result in results if result.handoff_id)
-        failed = sum(1 for result in results if result.error)
-        log(f"done: {len(results)} conversations, {escalated} escalated, {failed} failed")
+            api.close()
+        summary = simulator.summary()
+        for line in summary.lines():
+            self.stdout.write(f"{datetime.now():%H:%M:%S} simulate  {line}")
+        if options["json"]:
+            Path(options["json"]).write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+
+
+def _credentials(bot_id: str | None, bot_file: str) -> Credentials:
+    path = _bot_file(bot_file)
+    try:
+        if bot_id is None:
+            return Credentials.from_file(path)
+        if path.exists():
+            stored = Credentials.from_file(path)
+            if stored.bot_id == bot_id:
+                return stored
+    except SimulatorError as exc:
+        raise CommandError(str(exc)) from None
+    secret = bot_signing_secret(bot_id)
+    if secret is None:
+        raise CommandError(f"No active bot {bot_id} with an unexpired signing secret in the database.")
+    return Credentials(bot_id=bot_id, secret=secret)
 
 
 def _bot_file(name: str) -> Path:
