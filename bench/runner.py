@@ -22,6 +22,7 @@ BENCHMARK_MODULES = (
     "bench.selfmodel",
     "bench.console_fanout",
     "bench.reports_bench",
+    "bench.simulator_rate",
 )
 for _module in BENCHMARK_MODULES:
     importlib.import_module(_module)
