@@ -49,9 +49,13 @@ from handoffs.schemas import (
     ObservationCreated,
     PresenceIn,
     PresenceOut,
+    PrivateNoteIn,
+    PrivateNoteOut,
+    PrivateNotesOut,
     ProblemOut,
     QualityReportOut,
     QueueOut,
+    ReassignIn,
     ResolveIn,
     ReturnIn,
     SelfModelOut,
@@ -74,6 +78,14 @@ from handoffs.services.handoffs import (
 from handoffs.services.handover import HandoverChoice, handover_apply, handover_colleagues, handover_plan
 from handoffs.services.ingest import events_ingest
 from handoffs.services.selfmodel import agent_observation_record, selfmodel_read
+from handoffs.services.transfers import (
+    handoff_take_over,
+    private_note_add,
+    private_notes_for,
+    private_notes_readable,
+    supervisor_reassign,
+    transfer_cancel,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -345,6 +357,7 @@ def _state(handoff: Any) -> dict[str, Any]:
         "prepare_until": handoff.prepare_until,
         "connected_at": handoff.connected_at,
         "ended_at": handoff.ended_at,
+        "overlap_until": handoff.overlap_until,
     }
 
 
@@ -408,8 +421,86 @@ def post_transfer(request: HttpRequest, handoff_id: str, payload: TransferIn) ->
         note=payload.note,
         team=payload.team or "",
         to_agent=payload.agent or "",
+        overlap=payload.overlap,
     )
-    return {"id": str(new.previous_id), "status": "transferred", "next_handoff": _state(new)}
+    return _transfer_out(new)
+
+
+def _transfer_out(new: Any) -> dict[str, Any]:
+    """The transferred handoff (still connected while an overlap window runs) and its successor."""
+    status = "connected" if new.overlap_until is not None else "transferred"
+    return {"id": str(new.previous_id), "status": status, "next_handoff": _state(new)}
+
+
+# --- extensions: the warm transfer's overlap window and supervisors' live actions ----------------------
+
+
+def _note_public(note: Any) -> dict[str, Any]:
+    return {
+        "id": note.pk,
+        "handoff_id": str(note.handoff_id),
+        "kind": note.kind,
+        "author": note.author_name,
+        "text": note.text,
+        "at": note.created_at,
+    }
+
+
+@agents.get(
+    "/agent/handoffs/{handoff_id}/notes",
+    response={200: PrivateNotesOut, **_PROBLEMS},
+    summary="Private notes on this chat (warm transfer, supervisor whispers); 403 if they are not yours to read",
+)
+def get_private_notes(request: HttpRequest, handoff_id: str) -> dict[str, Any]:
+    agent = _agent(request)
+    handoff = selectors.handoff_for_agent(agent=agent, handoff_id=handoff_id)
+    if not private_notes_readable(handoff, agent):
+        raise Forbidden("These private notes are for the people of the transfer and the team's supervisors.")
+    return {"notes": [_note_public(note) for note in private_notes_for(handoff)]}
+
+
+@agents.post(
+    "/agent/handoffs/{handoff_id}/notes",
+    response={201: PrivateNoteOut, **_PROBLEMS},
+    summary="A private note: sender and receiver of a warm transfer, or a supervisor's whisper",
+)
+def post_private_note(request: HttpRequest, handoff_id: str, payload: PrivateNoteIn) -> Status[Any]:
+    note = private_note_add(handoff_id=handoff_id, agent=_agent(request), text=payload.text)
+    return Status(201, _note_public(note))
+
+
+@agents.post(
+    "/agent/handoffs/{handoff_id}/take-over",
+    response={200: HandoffStateOut, **_PROBLEMS},
+    summary="Take over: a warm transfer in its overlap window (its receiver), or a live chat (a supervisor)",
+)
+def post_take_over(request: HttpRequest, handoff_id: str) -> dict[str, Any]:
+    return _state(handoff_take_over(handoff_id=handoff_id, agent=_agent(request)))
+
+
+@agents.post(
+    "/agent/handoffs/{handoff_id}/cancel-transfer",
+    response={200: HandoffStateOut, **_PROBLEMS},
+    summary="Withdraw a warm transfer before the receiver takes over; the sender keeps the chat",
+)
+def post_cancel_transfer(request: HttpRequest, handoff_id: str) -> dict[str, Any]:
+    return _state(transfer_cancel(handoff_id=handoff_id, agent=_agent(request)))
+
+
+@agents.post(
+    "/agent/handoffs/{handoff_id}/reassign",
+    response={200: TransferOut, **_PROBLEMS},
+    summary="A supervisor moves a live chat to an agent or back to a queue, as a warm transfer",
+)
+def post_reassign(request: HttpRequest, handoff_id: str, payload: ReassignIn) -> dict[str, Any]:
+    new = supervisor_reassign(
+        handoff_id=handoff_id,
+        supervisor=_agent(request),
+        note=payload.note,
+        team=payload.team or "",
+        to_agent=payload.agent or "",
+    )
+    return _transfer_out(new)
 
 
 @agents.post("/agent/handoffs/{handoff_id}/return-to-bot", response={200: HandoffStateOut, **_PROBLEMS})

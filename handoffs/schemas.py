@@ -333,6 +333,11 @@ class HandoffStateOut(Schema):
     prepare_until: AwareDatetime | None
     connected_at: AwareDatetime | None
     ended_at: AwareDatetime | None
+    overlap_until: AwareDatetime | None = Field(
+        default=None,
+        description="A warm transfer in its overlap window: the sender keeps the customer until the receiver "
+        "takes over (POST …/take-over) or this time passes, when it completes by itself.",
+    )
 
 
 class DraftIn(Schema):
@@ -364,18 +369,51 @@ class ResolveIn(Schema):
     resolution: AgentText
 
 
+RequiredNote = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(_no_nul)
+]
+
+
 class TransferIn(Schema):
     team: str | None = Field(default=None, max_length=80)
     agent: str | None = Field(default=None, max_length=150, description="A username.")
-    note: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(_no_nul)
-    ]
+    note: RequiredNote
+    overlap: bool = Field(
+        default=False,
+        description="Keep the chat through the target team's overlap window: the receiver observes and "
+        "exchanges private notes (…/notes) before taking over (…/take-over). Default: one step.",
+    )
 
 
 class TransferOut(Schema):
-    id: str = Field(description="The transferred (ended) handoff.")
+    id: str = Field(description="The transferred handoff (still connected while an overlap window runs).")
     status: str
     next_handoff: HandoffStateOut
+
+
+class ReassignIn(Schema):
+    """A supervisor's reassignment: to a named agent, or back to a team's queue (one of them), with a note."""
+
+    team: str | None = Field(default=None, max_length=80)
+    agent: str | None = Field(default=None, max_length=150, description="A username.")
+    note: RequiredNote
+
+
+class PrivateNoteIn(Schema):
+    text: RequiredNote
+
+
+class PrivateNoteOut(Schema):
+    id: int
+    handoff_id: str = Field(description="The handoff it hangs on: the one the customer was with.")
+    kind: Literal["transfer", "whisper"]
+    author: str
+    text: str
+    at: AwareDatetime
+
+
+class PrivateNotesOut(Schema):
+    notes: list[PrivateNoteOut]
 
 
 class ReturnIn(Schema):

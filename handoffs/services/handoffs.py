@@ -245,8 +245,8 @@ def handoff_message_send(
         earlier = Turn.objects.filter(conversation=locked.conversation, external_id=external_id).first()
         if earlier is not None:
             return earlier, False
+    _require_taken_over(locked.handoff)  # first: the receiver of a transfer is told what to do
     _require_holder(locked.handoff, agent, doing="message")
-    _require_taken_over(locked.handoff)
     now = timezone.now()
     # Checked against the package as the agent saw it; sending stays their choice, the warning is kept.
     warnings = draft_check(context=locked.conversation.context, text=text)
