@@ -48,6 +48,7 @@ from handoffs.reports import (
     report_filter,
     scope_for,
 )
+from handoffs.selectors import handoff_ending
 
 SUPERVISORS_ONLY = "The dashboard is for supervisors."
 PERIODS = {"7": 7, "14": 14, "30": 30, "90": 90}
@@ -618,10 +619,9 @@ def timeline(handoff: Handoff) -> list[dict[str, Any]]:
         ("connected", "Connected", handoff.connected_at, "preparation"),
     ]
     if handoff.ended_at:
-        label = handoff.get_status_display()
-        steps.append(
-            (str(handoff.status), label.replace("_", " ").capitalize(), handoff.ended_at, "to the end")
-        )
+        key, detail = handoff_ending(handoff)
+        label = key.replace("_", " ").capitalize() + (f": {detail}" if detail else "")
+        steps.append((key, label, handoff.ended_at, "to the end"))
     result, last = [], None
     for key, label, at, span in steps:
         if at is None:

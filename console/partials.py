@@ -151,6 +151,7 @@ def handoff_core(handoff: Handoff, profile: AgentProfile) -> dict[str, Any]:
         # what the page was built for: a live state that means otherwise makes console.js reload it
         "page_mode": f"{int(can_act)}{int(overlap)}{int(pending is not None)}{int(notes_readable)}",
         "timeline": [step | {"at_dt": _when(step["at"])} for step in selectors.handoff_timeline(handoff)],
+        "ending": [word.replace("_", " ") for word in selectors.handoff_ending(handoff)],
         "priority": selectors.priority_now(handoff),
         "now": timezone.now(),
     }

@@ -135,6 +135,7 @@ CELERY_BEAT_SCHEDULE = {
     "prune-inbound-requests": {"task": "handoffs.tasks.prune_inbound_requests", "schedule": 3600.0},
     # Safety nets behind the per-item timers: a lost task never strands a customer or a callback.
     "connect-overdue-handoffs": {"task": "handoffs.tasks.connect_overdue_handoffs", "schedule": 5.0},
+    "sweep-routing-timers": {"task": "handoffs.tasks.sweep_routing_timers", "schedule": 10.0},
     "deliver-due-callbacks": {"task": "handoffs.tasks.deliver_due_callbacks", "schedule": 30.0},
     "mark-absent-agents-offline": {"task": "handoffs.tasks.mark_absent_agents_offline", "schedule": 60.0},
     "mark-overdue-commitments": {"task": "handoffs.tasks.mark_overdue_commitments", "schedule": 300.0},

@@ -52,6 +52,25 @@ class Team(TimeStamped):
         help_text="Warm transfers to this team: how long the sender keeps the chat while the receiver reads in "
         "and exchanges private notes; then the transfer completes by itself. 0: no overlap.",
     )
+    # Timing rules (see the README's routing section); 0 turns a rule off.
+    first_reply_seconds = models.PositiveIntegerField(
+        default=120,
+        help_text="Once connected, the claimer's first message to the customer is due within this; "
+        "otherwise the handoff goes back to the queue. 0: never.",
+    )
+    answer_seconds = models.PositiveIntegerField(
+        default=300,
+        help_text="A customer message the connected agent leaves unanswered this long sends the handoff back "
+        "to the queue. 0: never.",
+    )
+    takeback_after_seconds = models.PositiveIntegerField(
+        default=600,
+        help_text="Unclaimed this long, the bot is offered to take the customer back with a callback "
+        "promise (handoff.takeback_offered). 0: never.",
+    )
+    callback_promise_seconds = models.PositiveIntegerField(
+        default=4 * 3600, help_text="The callback promised with a take-back offer is due within this."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -423,6 +442,12 @@ class Handoff(TimeStamped):
     offered_before = models.JSONField(default=list, blank=True, help_text="User ids already offered it.")
     # The last estimate the customer was given (handoff.eta callbacks are sent when it moves enough).
     eta_sent_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Timing (handoffs.services.handoffs / routing): when the connected agent's next message is due, and
+    # when the bot was offered to take the customer back.
+    reply_due_at = models.DateTimeField(null=True, blank=True)
+    takeback_offered_at = models.DateTimeField(null=True, blank=True)
+    # Why it ended, where the status alone does not say: reassigned for want of a reply, taken back by the bot.
+    end_reason = models.CharField(max_length=30, blank=True)
     # A warm transfer to a named person: it waits in their team's queue, but only they may claim it.
     reserved_for = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -459,6 +484,7 @@ class Handoff(TimeStamped):
             models.Index(fields=["team", "status", "-queue_key"], name="handoff_queue"),
             models.Index(fields=["team", "claimed_at"], name="handoff_team_claimed"),
             models.Index(fields=["status", "prepare_until"], name="handoff_preparing_due"),
+            models.Index(fields=["status", "reply_due_at"], name="handoff_reply_due"),
         ]
         constraints: ClassVar = [
             # At most one open handoff per conversation: a second escalation returns the open one. A warm

@@ -61,6 +61,21 @@ class CommitmentData(Schema):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
 
 
+class CallbackCommitment(CommitmentData):
+    kind: Literal["callback"] = "callback"
+
+
+class TakebackData(Schema):
+    """The bot takes a waiting customer back (after ``handoff.takeback_offered``, or whenever it chooses)."""
+
+    note: Annotated[str, StringConstraints(max_length=2_000)] | None = None
+    callback: CallbackCommitment | None = Field(
+        default=None,
+        description="The callback promised to the customer; without it, the promise offered in "
+        "handoff.takeback_offered (if any) is recorded.",
+    )
+
+
 class ObservationData(Schema):
     key: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z][\w.\-]*$")]
     value: BeliefValue
@@ -145,6 +160,11 @@ class EscalationEvent(EventBase):
     data: EscalationData
 
 
+class TakebackEvent(EventBase):
+    type: Literal["takeback"]
+    data: TakebackData = TakebackData()
+
+
 class CsatEvent(EventBase):
     type: Literal["csat"]
     data: CsatData
@@ -163,7 +183,8 @@ Event = Annotated[
     | ClassificationEvent
     | EscalationEvent
     | CsatEvent
-    | CustomerLeftEvent,
+    | CustomerLeftEvent
+    | TakebackEvent,
     Field(discriminator="type"),
 ]
 
@@ -297,6 +318,7 @@ class QueueOut(Schema):
 class TimelineEntry(Schema):
     event: str
     at: AwareDatetime
+    detail: str = ""
 
 
 class AgentHandoffOut(Schema):

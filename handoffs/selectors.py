@@ -252,16 +252,34 @@ def active_handoffs_for_agent(*, agent: AgentProfile) -> list[Handoff]:
     )
 
 
+# Endings the status alone does not explain (Handoff.end_reason): the timeline's event and its detail.
+END_REASONS = {
+    "no_first_reply": ("reassigned", "no first message to the customer in time"),
+    "reply_overdue": ("reassigned", "a customer message went unanswered too long"),
+    "takeback": ("taken_back", "the assistant took the customer back with a callback promise"),
+}
+
+
+def handoff_ending(handoff: Handoff) -> tuple[str, str]:
+    """How the handoff ended, as the timeline names it: (event, detail)."""
+    return END_REASONS.get(handoff.end_reason, (str(handoff.status), ""))
+
+
 def handoff_timeline(handoff: Handoff) -> list[dict[str, Any]]:
-    """Queued, claimed, connected and the ending, with timestamps (those that happened)."""
-    steps = [
-        ("queued", handoff.queued_at),
-        ("claimed", handoff.claimed_at),
-        ("connected", handoff.connected_at),
+    """Queued, claimed, connected, a take-back offer and the ending, with timestamps (those that happened)."""
+    steps: list[tuple[str, datetime | None, str]] = [
+        ("queued", handoff.queued_at, ""),
+        ("takeback_offered", handoff.takeback_offered_at, ""),
+        ("claimed", handoff.claimed_at, ""),
+        ("connected", handoff.connected_at, ""),
     ]
     if handoff.ended_at is not None:
-        steps.append((str(handoff.status), handoff.ended_at))
-    return [{"event": name, "at": iso(at)} for name, at in steps if at is not None]
+        event, detail = handoff_ending(handoff)
+        steps.append((event, handoff.ended_at, detail))
+    happened = sorted(
+        ((name, at, detail) for name, at, detail in steps if at is not None), key=lambda s: s[1]
+    )
+    return [{"event": name, "at": iso(at), "detail": detail} for name, at, detail in happened]
 
 
 def handoff_for_agent_public(

@@ -48,6 +48,23 @@ def connect_overdue_handoffs() -> int:
 
 
 @shared_task(acks_late=True)
+def handoff_reply_check(handoff_id: str) -> bool:
+    """At a reply deadline (scheduled when it was set): reassign if the agent has still not answered."""
+    from handoffs.services.handoffs import handoff_reassign_due
+
+    return handoff_reassign_due(handoff_id=handoff_id)
+
+
+@shared_task(acks_late=True)
+def sweep_routing_timers() -> int:
+    """Beat: the safety net behind the per-item routing timers (reply deadlines, offers, take-back offers)."""
+    from handoffs.services.handoffs import handoffs_reassign_overdue
+    from handoffs.services.routing import offers_expire_overdue, takeback_offers_due
+
+    return handoffs_reassign_overdue() + offers_expire_overdue() + takeback_offers_due()
+
+
+@shared_task(acks_late=True)
 def mark_absent_agents_offline() -> int:
     from handoffs.services.agents import agents_mark_absent_offline
 
@@ -109,6 +126,13 @@ def refresh_eta(team_id: int) -> int:
     from handoffs.services.routing import eta_refresh
 
     return eta_refresh(team_id=team_id)
+
+
+@shared_task(acks_late=True)
+def takeback_offer(handoff_id: str) -> bool:
+    from handoffs.services.routing import takeback_offer_due
+
+    return takeback_offer_due(handoff_id=handoff_id)
 
 
 @shared_task(acks_late=True)

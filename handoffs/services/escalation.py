@@ -27,6 +27,7 @@ from handoffs.services.routing import (
     offer_next,
     queued_event,
     route_team,
+    takeback_schedule,
 )
 from handoffs.services.wait import estimate_wait_seconds
 from handoffs.tasks import announce_handoff
@@ -117,6 +118,7 @@ def handoff_escalate(
         broadcast_on_commit(team_queue_group(team.id), queued_event(handoff, now=handoff.queued_at))
         if needs_speaker(handoff):
             run_later(announce_handoff, str(handoff.id), delay=LANGUAGE_FIRST_SECONDS)
+    takeback_schedule(handoff)
     eta_refresh_soon(team.id)  # a more urgent arrival moves others back
     return handoff, True
 

@@ -17,7 +17,6 @@ from handoffs.context import package as pkg
 from handoffs.errors import Conflict, DomainError, InvalidInput
 from handoffs.models import (
     Bot,
-    Commitment,
     Conversation,
     ConversationStatus,
     CsatRating,
@@ -32,8 +31,9 @@ from handoffs.scheduling import enqueue_on_commit
 from handoffs.schemas import CustomerIn, TurnData
 from handoffs.selfmodel.inference import infer_from_customer_text
 from handoffs.services.escalation import handoff_escalate, handoff_public
+from handoffs.services.handoffs import handoff_customer_wrote, handoff_take_back
 from handoffs.services.selfmodel import observation_record
-from handoffs.services.turns import commitment_keys, due_at, forget_dropped_commitments, turn_add, turn_event
+from handoffs.services.turns import commitment_record, turn_add, turn_event
 from handoffs.tasks import assist_for_turn, infer_recurring_issue, infer_self_model_from_turn
 
 # A person is reading (preparing) or talking: the assist engines work beside them.
@@ -191,6 +191,8 @@ class BatchApplier:
             return  # nobody watches a conversation live before it is handed off: skip the push
         if data.role == "customer" and conversation.status in ASSISTED_STATUSES:
             enqueue_on_commit(assist_for_turn, turn.pk)
+        if data.role == "customer" and conversation.status == ConversationStatus.CONNECTED:
+            handoff_customer_wrote(conversation)  # an answer is now due (see the timing rules)
         broadcast_on_commit(conversation_group(conversation.id), turn_event(turn))
 
     # --- other event types ------------------------------------------------------------------------
@@ -213,36 +215,7 @@ class BatchApplier:
         )
 
     def _on_commitment(self, conversation: Conversation, event: Any, at: datetime) -> None:
-        data = event.data
-        due = data.due.isoformat() if data.due is not None else None
-        seq = conversation.last_seq or None
-        Commitment.objects.create(
-            conversation=conversation,
-            text=data.text,
-            kind=data.kind,
-            due=due or "",
-            due_at=due_at(due),
-            amount=data.amount,
-            currency=data.currency or "",
-            seq=seq,
-            source=Commitment.Source.EVENT,
-        )
-        before = commitment_keys(conversation)
-        pkg.add_commitment(
-            conversation.context,
-            {
-                "text": data.text,
-                "kind": data.kind,
-                "due": due,
-                "seq": seq,
-                "source": "event",
-                "status": "open",
-                "amount": str(data.amount) if data.amount is not None else None,
-                "currency": data.currency or None,
-            },
-        )
-        # The engine merges a detected twin into the posted commitment; drop the twin's row too.
-        forget_dropped_commitments(conversation, before)
+        commitment_record(conversation, event.data)
 
     def _on_observation(self, conversation: Conversation, event: Any, at: datetime) -> None:
         data = event.data
@@ -273,6 +246,11 @@ class BatchApplier:
 
     def _on_escalation(self, conversation: Conversation, event: Any, at: datetime) -> tuple[Handoff, bool]:
         return handoff_escalate(conversation=conversation, data=event.data, at=at, add_turn=self.add_turn)
+
+    def _on_takeback(self, conversation: Conversation, event: Any, at: datetime) -> None:
+        handoff_take_back(
+            conversation=conversation, note=event.data.note or "", callback=event.data.callback, at=at
+        )
 
     def _on_csat(self, conversation: Conversation, event: Any, at: datetime) -> None:
         data = event.data

@@ -4,6 +4,11 @@ returned to the bot. The console and the agent API call these same functions.
 Locking: every write locks the conversation row first, then the handoff, then (for a claim) the agent's
 profile, always in that order, the same order ingest uses; two agents claiming at once serialise on the
 handoff row and the second sees a 409.
+
+Timing: once connected, the holder's first message is due within ``Team.first_reply_seconds`` and an answer
+to a customer message within ``Team.answer_seconds`` (``Handoff.reply_due_at``, the earliest unanswered
+one). Past it, ``handoff_reassign_due`` (a timer per deadline, a beat sweep behind it) ends the handoff as
+transferred and queues the customer again in the same team, keeping their place in line.
 """
 
 from dataclasses import dataclass
@@ -28,21 +33,33 @@ from handoffs.models import (
     PrivateNote,
     Team,
     Turn,
+    TurnRole,
 )
 from handoffs.priority import RE_ESCALATION, Priority, handoff_priority
 from handoffs.scheduling import enqueue_on_commit, run_later
+from handoffs.schemas import CallbackCommitment
 from handoffs.selectors import chain_start, handoff_id_for_agent, person_name
 from handoffs.services.callbacks import callback_enqueue
 from handoffs.services.drafts import draft_check
 from handoffs.services.escalation import package_entry, queue_position_for
-from handoffs.services.routing import eta_refresh_soon, queued_event
-from handoffs.services.turns import turn_add, turn_event
+from handoffs.services.routing import (
+    eta_refresh_soon,
+    offer_next,
+    queued_event,
+    takeback_promise,
+    takeback_schedule,
+)
+from handoffs.services.turns import commitment_record, turn_add, turn_event
 from handoffs.services.wait import estimate_wait_seconds
-from handoffs.tasks import assist_for_turn, handoff_auto_connect
+from handoffs.tasks import assist_for_turn, handoff_auto_connect, handoff_reply_check
 
 ACTIVE_STATUSES = (HandoffStatus.PREPARING, HandoffStatus.CONNECTED)
 # A timer may fire a hair early (clock skew between web and worker hosts); within this, it is due.
 CONNECT_TOLERANCE = timedelta(seconds=1)
+# Handoff.end_reason: reassigned for want of a reply; taken back by the bot while waiting.
+NO_FIRST_REPLY = "no_first_reply"
+REPLY_OVERDUE = "reply_overdue"
+TAKEBACK = "takeback"
 
 
 @dataclass(frozen=True)
@@ -209,14 +226,19 @@ def handoffs_connect_overdue() -> int:
     return sum(handoff_connect_due(handoff_id=str(pk)) for pk in list(due[:200]))
 
 
-def _connect(locked: Locked, *, at: datetime) -> None:
+def _connect(locked: Locked, *, at: datetime, replying: bool = False) -> None:
+    """Connected: the agent's first message is due within the team's limit (unless it is being sent now)."""
     handoff = locked.handoff
     handoff.status = HandoffStatus.CONNECTED
     handoff.connected_at = at
     locked.conversation.status = ConversationStatus.CONNECTED
     name = person_name(handoff.agent)
     _system_turn(locked, f"{name} joined the conversation.", at)
-    _save(locked, "status", "connected_at")
+    limit = handoff.team.first_reply_seconds
+    if limit and not replying:
+        handoff.reply_due_at = at + timedelta(seconds=limit)
+        run_later(handoff_reply_check, str(handoff.id), delay=limit)
+    _save(locked, "status", "connected_at", "reply_due_at")
     callback_enqueue(
         conversation=locked.conversation,
         handoff=handoff,
@@ -251,7 +273,7 @@ def handoff_message_send(
     # Checked against the package as the agent saw it; sending stays their choice, the warning is kept.
     warnings = draft_check(context=locked.conversation.context, text=text)
     if locked.handoff.status == HandoffStatus.PREPARING:
-        _connect(locked, at=now)
+        _connect(locked, at=now, replying=True)
     turn = turn_add(
         locked.conversation,
         role="agent",
@@ -263,6 +285,9 @@ def handoff_message_send(
     )
     assert turn is not None  # the external id was checked above, under the conversation lock
     locked.conversation.save(update_fields=["last_seq", "context", "updated_at"])
+    if locked.handoff.reply_due_at is not None:
+        locked.handoff.reply_due_at = None  # answered: nothing is due until the customer writes again
+        locked.handoff.save(update_fields=["reply_due_at", "updated_at"])
     callback_enqueue(
         conversation=locked.conversation,
         handoff=locked.handoff,
@@ -463,11 +488,23 @@ def transfer_begin(
     if window:
         _changed(locked)  # the sender's console shows the pending transfer
         run_later(handoff_auto_connect, str(new.id), delay=window)
+        broadcast_on_commit(team_queue_group(target_team.id), queued_event(new, now=new.queued_at))
     else:
         _announce_transfer(locked, new, now=now)
         _changed(locked)
-    broadcast_on_commit(team_queue_group(target_team.id), queued_event(new, now=new.queued_at))
+        _route(new)
     return new
+
+
+def _route(new: Handoff) -> None:
+    """A handoff queued by a transfer or a reassignment is routed like an escalation: offered in an offer
+    team (unless it waits for a named person), shown to the pool otherwise; its take-back timer starts."""
+    if new.team.routing_mode == Team.RoutingMode.OFFER and new.reserved_for_id is None:
+        offer_next(new)
+    else:
+        broadcast_on_commit(team_queue_group(new.team_id), queued_event(new, now=new.queued_at))
+    takeback_schedule(new)
+    eta_refresh_soon(new.team_id)
 
 
 def _next_handoff(
@@ -480,7 +517,11 @@ def _next_handoff(
     now: datetime,
     overlap_until: datetime | None,
     fragility: Priority | None = None,
+    reason: str = "",
 ) -> Handoff:
+    """The next handoff of a conversation (transfers and reassignments): the package and the note in its
+    frame, the customer's waiting time and a transfer's weight in its priority. ``reason``: why the system
+    reassigned it (``Handoff.end_reason`` of the old one); it is not offered back to that person."""
     old = locked.handoff
     context = locked.conversation.context
     # The customer has already waited once: the time since their first escalation keeps counting.
@@ -488,7 +529,8 @@ def _next_handoff(
     priority = transfer_priority(old, locked.conversation)
     extra = fragility or Priority(base=0.0)
     base = priority.base + extra.base
-    reasons = [*priority.reasons, f"transferred by {by.name}", *extra.reasons]
+    moved = f"reassigned: {note}" if reason else f"transferred by {by.name}"
+    reasons = [*priority.reasons, moved, *extra.reasons]
     queue_key = Priority(base=base).queue_key(queued_at=first_queued_at)
     position = queue_position_for(team_id=target_team.id, queue_key=queue_key)
     holder = person_name(old.agent) if old.agent is not None else by.name
@@ -502,7 +544,7 @@ def _next_handoff(
         "note": note,
         "at": iso(now),
         "overlap_until": iso(overlap_until) if overlap_until else None,
-    }
+    } | ({"reason": reason} if reason else {})
     return Handoff.objects.create(
         conversation=locked.conversation,
         team=target_team,
@@ -524,6 +566,7 @@ def _next_handoff(
         overlap_until=overlap_until,
         frame=frame,
         note=note,
+        offered_before=[old.agent_id] if reason and old.agent_id else [],
     )
 
 
@@ -534,7 +577,9 @@ def _announce_transfer(locked: Locked, new: Handoff, *, now: datetime) -> None:
     transfer = new.frame["transfer"]
     person = new.agent or new.reserved_for
     to_whom = person_name(person) if person is not None else f"the {new.team.name} team"
-    if transfer["by_supervisor"]:
+    if transfer.get("reason"):
+        _system_turn(locked, f"{transfer['from_agent']} could not continue; {to_whom} will take over.", now)
+    elif transfer["by_supervisor"]:
         _system_turn(locked, f"The conversation was transferred to {to_whom}.", now)
     else:
         _system_turn(locked, f"{transfer['from_agent']} transferred the conversation to {to_whom}.", now)
@@ -550,7 +595,8 @@ def _announce_transfer(locked: Locked, new: Handoff, *, now: datetime) -> None:
             "team": new.team.name,
             "agent": person_name(person) if person is not None else None,
             "estimated_wait_seconds": 0 if new.agent is not None else new.estimated_wait_seconds,
-        },
+        }
+        | ({"reason": transfer["reason"]} if transfer.get("reason") else {}),
         at=now,
     )
 
@@ -690,6 +736,150 @@ def transfer_notes(new: Handoff) -> list[PrivateNote]:
             handoff_id=new.previous_id, kind=PrivateNote.Kind.TRANSFER, created_at__gte=new.queued_at
         ).order_by("created_at", "id")
     )
+
+
+# --- timing: reassign when the holder does not answer in time -------------------------------------
+
+
+def handoff_customer_wrote(conversation: Conversation) -> None:
+    """A customer message reached a connected person: an answer is due within ``Team.answer_seconds`` (the
+    earliest unanswered message counts, so a deadline already running stays). The caller holds the
+    conversation's lock; the deadline runs from now, not from the bot's ``occurred_at``."""
+    handoff = (
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("team")
+        .filter(conversation=conversation, status=HandoffStatus.CONNECTED)
+        .first()
+    )
+    if handoff is None or handoff.reply_due_at is not None or not handoff.team.answer_seconds:
+        return
+    handoff.reply_due_at = timezone.now() + timedelta(seconds=handoff.team.answer_seconds)
+    handoff.save(update_fields=["reply_due_at", "updated_at"])
+    run_later(handoff_reply_check, str(handoff.id), delay=handoff.team.answer_seconds)
+
+
+def handoff_reassign_due(*, handoff_id: str) -> bool:
+    """The connected agent let a reply deadline pass (timer or sweep): the handoff ends as transferred and
+    the customer waits again in the same team's queue, keeping their place in line, offered first to
+    someone else. The customer hears it through ``handoff.transferred`` (with ``reason``) and a system
+    line, the agent's console through the handoff's live state. False when nothing was due (answered,
+    ended, early, or a warm transfer of the chat is already under way)."""
+    with transaction.atomic():
+        try:
+            locked = _lock(handoff_id)
+        except NotFound:
+            return False
+        old = locked.handoff
+        now = timezone.now()
+        if old.status != HandoffStatus.CONNECTED or old.reply_due_at is None:
+            return False
+        if old.reply_due_at > now + CONNECT_TOLERANCE or pending_transfer(old) is not None:
+            return False  # answered and due again later (its own timer will come), or being handed on
+        assert old.agent is not None  # a connected handoff has its person
+        holder = old.agent.agent
+        if Turn.objects.filter(handoff=old, role=TurnRole.AGENT).exists():
+            reason = REPLY_OVERDUE
+            note = (
+                f"{holder.name} left the customer's message unanswered for {_span(old.team.answer_seconds)}."
+            )
+        else:
+            reason = NO_FIRST_REPLY
+            note = (
+                f"{holder.name} did not write to the customer within {_span(old.team.first_reply_seconds)}."
+            )
+        _end(locked, HandoffStatus.TRANSFERRED, now)
+        old.end_reason = reason
+        old.reply_due_at = None
+        _save(locked, "status", "ended_at", "end_reason", "reply_due_at")
+        new = _next_handoff(
+            locked,
+            by=holder,
+            note=note,
+            target_team=old.team,
+            target_user=None,
+            now=now,
+            overlap_until=None,
+            reason=reason,
+        )
+        _announce_transfer(locked, new, now=now)
+        _changed(locked, also_queue=True)
+        _route(new)
+        return True
+
+
+def handoffs_reassign_overdue() -> int:
+    """Beat: reassign every connected handoff whose reply deadline passed and whose timer was lost."""
+    due = Handoff.objects.filter(
+        status=HandoffStatus.CONNECTED, reply_due_at__lte=timezone.now()
+    ).values_list("id", flat=True)
+    return sum(handoff_reassign_due(handoff_id=str(pk)) for pk in list(due[:200]))
+
+
+def _span(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{round(seconds / 60)} minutes"
+
+
+# --- the bot takes a waiting customer back -------------------------------------------------------
+
+
+def handoff_take_back(
+    *, conversation: Conversation, note: str, callback: CallbackCommitment | None, at: datetime
+) -> Handoff:
+    """The bot takes back a customer nobody has claimed yet (a ``takeback`` event, usually answering
+    ``handoff.takeback_offered``): the handoff ends as returned to the bot and the callback promise is
+    recorded as a commitment, the bot's own or else the one offered, so the tracker shows it kept or
+    broken. Ingest holds the conversation's lock; a person who already has it keeps it (409)."""
+    open_handoffs = list(
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("team")
+        .filter(conversation=conversation, status__in=[HandoffStatus.QUEUED, *ACTIVE_STATUSES])
+    )
+    if not open_handoffs:
+        raise Conflict(
+            "This conversation has no handoff waiting to be taken back.", code="no_waiting_handoff"
+        )
+    handoff = open_handoffs[0]
+    # A person has it, or is handing it on (a warm transfer's window has two open handoffs).
+    if len(open_handoffs) > 1 or handoff.status != HandoffStatus.QUEUED or handoff.overlap_until is not None:
+        raise Conflict(
+            "A person has already taken this conversation; it can no longer be taken back.",
+            code="handoff_claimed",
+        )
+    locked = Locked(conversation=conversation, handoff=handoff)
+    offered = takeback_promise(handoff)
+    if callback is None and offered is not None:
+        callback = CallbackCommitment(text=offered["text"], due=offered["due"])
+    commitment = commitment_record(conversation, callback) if callback is not None else None
+    _end(locked, HandoffStatus.RETURNED_TO_BOT, at)
+    handoff.end_reason = TAKEBACK
+    handoff.note = note.strip() or (callback.text if callback is not None else "")
+    handoff.offered_to, handoff.offer_expires_at = None, None
+    conversation.status = ConversationStatus.RETURNED_TO_BOT
+    _system_turn(locked, "The assistant took the conversation back while the customer was waiting.", at)
+    _save(locked, "status", "ended_at", "end_reason", "note", "offered_to", "offer_expires_at")
+    callback_enqueue(
+        conversation=conversation,
+        handoff=handoff,
+        type="handoff.returned_to_bot",
+        data={
+            "note": handoff.note,
+            "reason": TAKEBACK,
+            "commitment": None
+            if commitment is None
+            else {
+                "id": commitment.pk,
+                "kind": commitment.kind,
+                "text": commitment.text,
+                "due": commitment.due or None,
+            },
+        },
+        at=at,
+    )
+    _changed(locked, also_queue=True)
+    eta_refresh_soon(handoff.team_id)  # everyone behind moves up
+    return handoff
 
 
 def _transfer_target(*, old: Handoff, holder: AgentProfile, team: str, username: str) -> tuple[Team, Any]:

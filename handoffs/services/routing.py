@@ -8,7 +8,11 @@
 - **Offer** teams: the handoff is offered to the best agent (available, under capacity, matching language
   and skills, least loaded, longest since their last claim) for ``Team.offer_seconds``; unanswered, it moves
   to the next; with nobody left it falls back to the pool. An agent going away or offline loses their
-  offers at once.
+  offers at once. Pending offers count toward an agent's load, so nobody is offered more than their free
+  capacity; the chosen agent's row is locked while counting, so concurrent offers cannot overshoot.
+- **Take-back**: a handoff still unclaimed after ``Team.takeback_after_seconds`` sends the bot one
+  ``handoff.takeback_offered`` callback: it may take the customer back (a ``takeback`` event) with the
+  callback promise offered; until then the customer keeps getting ``handoff.eta``.
 - **ETA**: on every change in a team's queue each waiting customer's estimate is recomputed, and a
   ``handoff.eta`` callback is sent when it moved by 30 s or a quarter, whichever is more.
 """
@@ -22,16 +26,19 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from handoffs.broadcast import broadcast_on_commit, team_queue_group
+from handoffs.clock import iso
 from handoffs.models import AgentProfile, Bot, Conversation, Handoff, HandoffStatus, Team
 from handoffs.scheduling import run_later
 from handoffs.selectors import queue_item_public, speaker_first
 from handoffs.services.callbacks import callback_enqueue
 from handoffs.services.wait import estimate_wait_seconds
-from handoffs.tasks import offer_expire, refresh_eta
+from handoffs.tasks import offer_expire, refresh_eta, takeback_offer
 
 ETA_MIN_CHANGE_SECONDS = 30
 ETA_MIN_CHANGE_SHARE = 0.25
 ACTIVE = (HandoffStatus.PREPARING, HandoffStatus.CONNECTED)
+# A timer may fire a hair early (clock skew between hosts); within this, it is due.
+TIMER_TOLERANCE = timedelta(seconds=1)
 
 
 def _covers(agent: AgentProfile, *, skills: list[str], language: str) -> bool:
@@ -59,40 +66,72 @@ def needs_speaker(handoff: Handoff) -> str:
 # --- offers ---------------------------------------------------------------------------------------
 
 
+def _running_offers(handoff: Handoff, now: datetime) -> dict[int, int]:
+    """How many other handoffs each person is being offered right now: they hold capacity meanwhile."""
+    rows = (
+        Handoff.objects.filter(
+            status=HandoffStatus.QUEUED, offered_to__isnull=False, offer_expires_at__gt=now
+        )
+        .exclude(pk=handoff.pk)
+        .values("offered_to")
+        .annotate(count=Count("pk"))
+    )
+    return {row["offered_to"]: row["count"] for row in rows}
+
+
 def _candidates(handoff: Handoff) -> list[AgentProfile]:
-    stale = timezone.now() - timedelta(seconds=settings.WARMLINE["PRESENCE_STALE_SECONDS"])
-    agents = (
+    """Who may be offered the handoff, best first: present, under capacity counting their running offers,
+    not offered it before; matching language and skills first, then least loaded, then longest idle."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.WARMLINE["PRESENCE_STALE_SECONDS"])
+    agents = list(
         AgentProfile.objects.filter(
             teams=handoff.team, presence=AgentProfile.Presence.AVAILABLE, last_seen_at__gte=stale
         )
         .exclude(user_id__in=handoff.offered_before)
         .select_related("user")
         .annotate(
-            load=Count("user__handoffs", filter=Q(user__handoffs__status__in=ACTIVE)),
+            active=Count("user__handoffs", filter=Q(user__handoffs__status__in=ACTIVE)),
             last_claim=Max("user__handoffs__claimed_at"),
         )
     )
-    eligible = [agent for agent in agents if agent.load < agent.capacity]
-    epoch = timezone.now() - timedelta(days=3650)
+    offers = _running_offers(handoff, now)
+    load = {agent.pk: agent.active + offers.get(agent.user_id, 0) for agent in agents}
+    eligible = [agent for agent in agents if load[agent.pk] < agent.capacity]
+    epoch = now - timedelta(days=3650)
 
     def rank(agent: Any) -> tuple[int, int, Any]:
         match = _covers(agent, skills=handoff.skills, language=handoff.language)
-        return (0 if match else 1, agent.load, agent.last_claim or epoch)
+        return (0 if match else 1, load[agent.pk], agent.last_claim or epoch)
 
     return sorted(eligible, key=rank)
 
 
+def _free_for_offer(agent: AgentProfile, handoff: Handoff, now: datetime) -> bool:
+    """Lock the agent's row and count again: concurrent offers to one person serialise here (lock order:
+    conversation, handoff, then the agent's profile, as a claim takes them), so none overshoots capacity."""
+    profile = AgentProfile.objects.select_for_update().get(pk=agent.pk)
+    active = Handoff.objects.filter(agent_id=profile.user_id, status__in=ACTIVE).count()
+    offered = (
+        Handoff.objects.filter(
+            offered_to_id=profile.user_id, status=HandoffStatus.QUEUED, offer_expires_at__gt=now
+        )
+        .exclude(pk=handoff.pk)
+        .count()
+    )
+    return active + offered < profile.capacity
+
+
 def offer_next(handoff: Handoff) -> AgentProfile | None:
     """Offer a queued handoff (its row locked by the caller) to the best agent not yet offered it."""
-    candidates = _candidates(handoff)
     now = timezone.now()
-    if not candidates:
+    chosen = next((agent for agent in _candidates(handoff) if _free_for_offer(agent, handoff, now)), None)
+    if chosen is None:
         handoff.offered_to = None
         handoff.offer_expires_at = None
         handoff.save(update_fields=["offered_to", "offer_expires_at", "updated_at"])
         broadcast_on_commit(team_queue_group(handoff.team_id), queued_event(handoff))  # back to the pool
         return None
-    chosen = candidates[0]
     handoff.offered_to = chosen.user
     handoff.offer_expires_at = now + timedelta(seconds=handoff.team.offer_seconds)
     handoff.offered_before = [*handoff.offered_before, chosen.user_id]
@@ -126,10 +165,18 @@ def offer_expire_due(*, handoff_id: str) -> bool:
         )
         if handoff is None or handoff.status != HandoffStatus.QUEUED or handoff.offered_to_id is None:
             return False
-        if handoff.offer_expires_at and handoff.offer_expires_at > timezone.now() + timedelta(seconds=1):
+        if handoff.offer_expires_at and handoff.offer_expires_at > timezone.now() + TIMER_TOLERANCE:
             return False
         offer_next(handoff)
         return True
+
+
+def offers_expire_overdue() -> int:
+    """Beat: move on every offer whose time is up and whose timer was lost."""
+    due = Handoff.objects.filter(
+        status=HandoffStatus.QUEUED, offered_to__isnull=False, offer_expires_at__lte=timezone.now()
+    ).values_list("pk", flat=True)
+    return sum(offer_expire_due(handoff_id=str(pk)) for pk in list(due[:200]))
 
 
 def offers_withdraw(*, user_id: int) -> int:
@@ -150,6 +197,83 @@ def offers_withdraw(*, user_id: int) -> int:
                 offer_next(handoff)
                 count += 1
     return count
+
+
+# --- take-back -----------------------------------------------------------------------------------
+
+
+def takeback_schedule(handoff: Handoff) -> None:
+    """At queue time: the take-back offer's timer (the beat sweep stands behind it)."""
+    if handoff.team.takeback_after_seconds:
+        run_later(takeback_offer, str(handoff.pk), delay=handoff.team.takeback_after_seconds)
+
+
+def takeback_promise(handoff: Handoff) -> dict[str, Any] | None:
+    """The callback promise offered to the bot for this handoff (None if none was offered): a callback from
+    the team within ``Team.callback_promise_seconds`` of the offer."""
+    if handoff.takeback_offered_at is None:
+        return None
+    due = handoff.takeback_offered_at + timedelta(seconds=handoff.team.callback_promise_seconds)
+    return {
+        "kind": "callback",
+        "text": f"Someone from our {handoff.team.name} team will call you back by {due:%Y-%m-%d %H:%M} UTC.",
+        "due": iso(due),
+    }
+
+
+def takeback_offer_due(*, handoff_id: str) -> bool:
+    """Nobody has claimed the handoff within the team's limit: offer the bot, once, to take the customer back
+    with a callback promise (``handoff.takeback_offered``). The handoff keeps waiting, and its ETA keeps
+    being sent, until the bot accepts (a ``takeback`` event) or someone claims it."""
+    with transaction.atomic():
+        handoff = (
+            Handoff.objects.select_for_update(of=("self",))
+            .select_related("team", "conversation__bot")
+            .filter(pk=handoff_id)
+            .first()
+        )
+        if handoff is None or handoff.status != HandoffStatus.QUEUED or handoff.takeback_offered_at:
+            return False
+        limit = handoff.team.takeback_after_seconds
+        now = timezone.now()
+        if not limit or handoff.queued_at + timedelta(seconds=limit) > now + TIMER_TOLERANCE:
+            return False
+        handoff.takeback_offered_at = now
+        handoff.save(update_fields=["takeback_offered_at", "updated_at"])
+        position = (
+            Handoff.objects.filter(
+                team_id=handoff.team_id, status=HandoffStatus.QUEUED, queue_key__gt=handoff.queue_key
+            ).count()
+            + 1
+        )
+        callback_enqueue(
+            conversation=handoff.conversation,
+            handoff=handoff,
+            type="handoff.takeback_offered",
+            data={
+                "waited_seconds": int((now - handoff.queued_at).total_seconds()),
+                "queue_position": position,
+                "estimated_wait_seconds": estimate_wait_seconds(team=handoff.team, position=position),
+                "promise": takeback_promise(handoff),
+            },
+            at=now,
+        )
+        return True
+
+
+def takeback_offers_due() -> int:
+    """Beat: send the take-back offers whose timers were lost."""
+    now = timezone.now()
+    sent = 0
+    for team in Team.objects.filter(takeback_after_seconds__gt=0):
+        due = Handoff.objects.filter(
+            team=team,
+            status=HandoffStatus.QUEUED,
+            takeback_offered_at__isnull=True,
+            queued_at__lte=now - timedelta(seconds=team.takeback_after_seconds),
+        ).values_list("pk", flat=True)
+        sent += sum(takeback_offer_due(handoff_id=str(pk)) for pk in list(due[:200]))
+    return sent
 
 
 # --- ETA ------------------------------------------------------------------------------------------

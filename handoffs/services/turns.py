@@ -83,6 +83,41 @@ def _author_name(turn: Turn) -> str | None:
     return person_name(turn.author)
 
 
+def commitment_record(conversation: Conversation, data: Any) -> Commitment:
+    """A commitment the bot posted (a ``commitment`` event, or the callback promise of a take-back): a row
+    for the tracker and an entry in the package, merged with a detected twin if the engine found one."""
+    due = data.due.isoformat() if data.due is not None else None
+    seq = conversation.last_seq or None
+    commitment = Commitment.objects.create(
+        conversation=conversation,
+        text=data.text,
+        kind=data.kind,
+        due=due or "",
+        due_at=due_at(due),
+        amount=data.amount,
+        currency=data.currency or "",
+        seq=seq,
+        source=Commitment.Source.EVENT,
+    )
+    before = commitment_keys(conversation)
+    pkg.add_commitment(
+        conversation.context,
+        {
+            "text": data.text,
+            "kind": data.kind,
+            "due": due,
+            "seq": seq,
+            "source": "event",
+            "status": "open",
+            "amount": str(data.amount) if data.amount is not None else None,
+            "currency": data.currency or None,
+        },
+    )
+    # The engine merges a detected twin into the posted commitment; drop the twin's row too.
+    forget_dropped_commitments(conversation, before)
+    return commitment
+
+
 def commitment_keys(conversation: Conversation) -> set[tuple[str, int | None, str]]:
     return {
         (item.get("source", ""), item.get("seq"), item.get("text", ""))

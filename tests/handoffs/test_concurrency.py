@@ -1,13 +1,18 @@
-"""Races against real PostgreSQL: concurrent deliveries of one webhook-id apply once."""
+"""Races against real PostgreSQL: concurrent deliveries of one webhook-id apply once, capacity holds under
+concurrent offers and claims, and a reassignment timer never overrides a reply that came first."""
 
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection, connections
+from django.utils import timezone
 
 from handoffs.models import Conversation, Handoff, InboundRequest, Turn
+from handoffs.services.handoffs import handoff_reassign_due
 from tests.botclient import BotClient, escalation, turn
+from tests.handoffs.test_routing import here
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,3 +115,67 @@ def test_capacity_holds_under_concurrent_claims(escalate, api_as, agent):
     # then
     assert sorted(results) == [200, 409, 409, 409]
     assert Handoff.objects.filter(agent=agent.user, status="preparing").count() == 1
+
+
+@requires_postgres
+def test_capacity_holds_under_concurrent_offers_and_claims(bot_client, support_team, agent, teammate, api_as):
+    # given: an offer team; ada may hold two, grace one, and six customers escalate at once
+    support_team.routing_mode = "offer"
+    support_team.save()
+    here(agent, capacity=2)
+    here(teammate, capacity=1)
+    for index in range(6):
+        bot_client.post(turn("My parcel never came.", conversation=f"c-{index}", first=True))
+
+    def escalate(index: int) -> int:
+        client = BotClient(bot_id=bot_client.bot_id, secret=bot_client.secret)
+        return client.post(escalation(f"c-{index}")).status_code
+
+    # when
+    assert run_concurrently(6, escalate) == [201] * 6
+    # then: nobody is offered more than their free capacity; the rest wait in the pool
+    offered = {
+        user: Handoff.objects.filter(offered_to=user, status="queued").count()
+        for user in (agent.user, teammate.user)
+    }
+    assert offered == {agent.user: 2, teammate.user: 1}
+    assert Handoff.objects.filter(offered_to__isnull=True, status="queued").count() == 3
+    # when: both of them claim all six at once
+    handoff_ids = [str(pk) for pk in Handoff.objects.values_list("pk", flat=True)]
+    clients = [api_as(agent), api_as(teammate)]
+    attempts = [(person, handoff_id) for person in (0, 1) for handoff_id in handoff_ids]
+    results = run_concurrently(
+        len(attempts),
+        lambda index: clients[attempts[index][0]].post(f"/handoffs/{attempts[index][1]}/claim").status_code,
+    )
+    # then: each holds exactly their capacity, and no handoff has two holders
+    assert sorted(results).count(200) == 3
+    assert Handoff.objects.filter(agent=agent.user, status="preparing").count() == 2
+    assert Handoff.objects.filter(agent=teammate.user, status="preparing").count() == 1
+
+
+@requires_postgres
+def test_a_late_reply_and_the_reassignment_timer_never_both_win(escalate, api_as, agent):
+    # given: ada is connected and her first-reply deadline has just passed
+    handoff_id = escalate()
+    client = api_as(agent)
+    client.post(f"/handoffs/{handoff_id}/claim")
+    client.post(f"/handoffs/{handoff_id}/connect")
+    Handoff.objects.filter(pk=handoff_id).update(reply_due_at=timezone.now() - timedelta(seconds=1))
+
+    def race(index: int):
+        if index == 0:
+            return client.post(f"/handoffs/{handoff_id}/messages", {"text": "Sorry, here now!"}).status_code
+        return handoff_reassign_due(handoff_id=handoff_id)
+
+    # when: her message and two timers (the countdown and the beat sweep) arrive together
+    message, *timers = run_concurrently(3, race)
+    # then: either she answered in time and it stays hers, or it was reassigned once and her message refused
+    old = Handoff.objects.get(pk=handoff_id)
+    if message == 201:
+        assert timers == [False, False]
+        assert old.status == "connected" and not Handoff.objects.filter(previous=old).exists()
+    else:
+        assert message == 409 and sorted(timers) == [False, True]
+        assert old.status == "transferred" and Handoff.objects.filter(previous=old).count() == 1
+        assert not Turn.objects.filter(role="agent").exists()

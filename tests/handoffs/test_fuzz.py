@@ -27,6 +27,7 @@ event_types = st.sampled_from(
         "escalation",
         "csat",
         "customer_left",
+        "takeback",
         "bogus",
     ]
 )
@@ -55,6 +56,11 @@ def near_valid_events(draw):
                 "score": st.integers(min_value=-2, max_value=8),
                 "phase": st.sampled_from(["bot", "human", "x"]),
                 "due": st.sampled_from(["2026-11-20", "2026-11-20T10:00:00Z", "tomorrow", None]),
+                "note": st.text(max_size=30),
+                "callback": st.fixed_dictionaries(
+                    {"text": st.text(max_size=30)},
+                    optional={"due": st.sampled_from(["2026-12-01", "soon", None]), "kind": roles},
+                ),
                 "transcript": st.lists(
                     st.fixed_dictionaries({"role": roles, "text": st.text(max_size=20)}), max_size=3
                 ),
