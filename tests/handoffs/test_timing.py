@@ -71,7 +71,10 @@ def test_no_first_message_in_time_sends_the_customer_back_to_the_queue(
     assert new.queued_at > old.queued_at and new.queue_key >= old.queue_key  # aging continues, plus a bonus
     conversation = Conversation.objects.get(pk=old.conversation_id)
     assert conversation.status == "queued"
-    assert "ada could not continue; the Support team will take over." in conversation.turns.filter(role="system").last().text
+    assert (
+        "ada could not continue; the Support team will take over."
+        in conversation.turns.filter(role="system").last().text
+    )
     # the customer is told through the bot, with the reason
     [transferred] = callbacks("handoff.transferred")
     assert transferred["handoff_id"] == handoff_id
