@@ -136,7 +136,8 @@ CELERY_BEAT_SCHEDULE = {
     # Safety nets behind the per-item timers: a lost task never strands a customer or a callback.
     "connect-overdue-handoffs": {"task": "handoffs.tasks.connect_overdue_handoffs", "schedule": 5.0},
     "sweep-routing-timers": {"task": "handoffs.tasks.sweep_routing_timers", "schedule": 10.0},
-    "deliver-due-callbacks": {"task": "handoffs.tasks.deliver_due_callbacks", "schedule": 30.0},
+    # Every 5 s: with the short lease, a worker killed mid-callback holds its line up for ~15-20 s, not 90.
+    "deliver-due-callbacks": {"task": "handoffs.tasks.deliver_due_callbacks", "schedule": 5.0},
     "mark-absent-agents-offline": {"task": "handoffs.tasks.mark_absent_agents_offline", "schedule": 60.0},
     "mark-overdue-commitments": {"task": "handoffs.tasks.mark_overdue_commitments", "schedule": 300.0},
 }

@@ -39,7 +39,17 @@ from handoffs.signing import sign
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+# How long a worker holds the head of a line while it sends it over HTTP: the request's worst case (the
+# timeout applies to connecting and to reading, one after the other) plus a margin to record the answer.
+# Short, because a worker killed mid-send keeps the line waiting this long; beat's sweep (every 5 s) then
+# hands it to another worker. A worker that outlives its lease records nothing (``_still_leased``).
+LEASE_MARGIN_SECONDS = 5
+
+
+def http_lease() -> timedelta:
+    return timedelta(seconds=2 * settings.WARMLINE["CALLBACK_TIMEOUT_SECONDS"] + LEASE_MARGIN_SECONDS)
+
+
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_CAP_SECONDS = 3600
 # A bot socket's consumer refreshes ``seen_at`` every beat; after three missed beats it is not live.
@@ -147,7 +157,7 @@ def _lease_head(conversation_id: str) -> OutboundDelivery | None:
             return None
         if head.next_attempt_at > now:
             return None
-        head.leased_until = now + LEASE
+        head.leased_until = now + http_lease()
         head.save(update_fields=["leased_until", "updated_at"])
     return head
 
@@ -345,11 +355,12 @@ def callbacks_retry(*, delivery_ids: list[int]) -> int:
 
 
 def conversations_with_due_callbacks(*, limit: int = 500) -> list[str]:
-    """Conversations whose line has a due delivery (the beat sweep's safety net for lost tasks)."""
+    """Conversations whose line has a due delivery nobody holds: its task was lost, or the worker (or the
+    socket's ack) holding it is gone and the lease ran out. The beat sweep's safety net."""
+    now = timezone.now()
     rows = (
-        OutboundDelivery.objects.filter(
-            status=OutboundDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
-        )
+        OutboundDelivery.objects.filter(status=OutboundDelivery.Status.PENDING, next_attempt_at__lte=now)
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
         .values_list("conversation_id", flat=True)
         .distinct()[:limit]
     )

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 
 from tests.faults import harness
-from tests.faults.harness import Bot, Daphne, PrivatePostgres, PrivateRedis, Worker
+from tests.faults.harness import Beat, Bot, Daphne, PrivatePostgres, PrivateRedis, Worker
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -137,6 +137,12 @@ class World:
             started.append(self.worker)
         for process in started:
             process.wait_ready()
+
+    def add_beat(self) -> Beat:
+        beat = Beat(env=self.env, logs=self.logs)
+        self.processes.append(beat)
+        beat.start()
+        return beat
 
     def add_worker(self, name: str = "worker", *, start: bool = True) -> Worker:
         worker = Worker(env=self.env, logs=self.logs, name=name)

@@ -396,6 +396,33 @@ class Worker(Managed):
         return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
 
+class Beat(Managed):
+    """``celery beat`` with the product's schedule (its schedule file in the test's log directory), so the
+    periodic sweeps run as they do in production."""
+
+    def __init__(self, *, env: dict[str, str], logs: Path) -> None:
+        super().__init__(
+            name="beat",
+            args=[
+                str(BIN / "celery"),
+                "-A",
+                "console",
+                "beat",
+                "--loglevel=INFO",
+                f"--schedule={logs / 'beat-schedule'}",
+            ],
+            env=env,
+            logs=logs,
+        )
+
+    def wait_ready(self) -> None:
+        def ready() -> bool:
+            self.check_alive()
+            return "beat: Starting..." in self.run_log()
+
+        wait_until(ready, timeout=30, what="celery beat to start", interval=0.1)
+
+
 # --- clients --------------------------------------------------------------------------------------
 
 

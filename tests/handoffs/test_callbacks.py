@@ -7,7 +7,13 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from handoffs.models import Bot, Conversation, DeliveryAttempt, OutboundDelivery
-from handoffs.services.callbacks import backoff_seconds, callbacks_deliver, callbacks_retry
+from handoffs.services.callbacks import (
+    backoff_seconds,
+    callbacks_deliver,
+    callbacks_retry,
+    conversations_with_due_callbacks,
+    http_lease,
+)
 from tests.support.receiver import callback_receiver
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +136,19 @@ def test_admins_see_failing_deliveries_and_retry_them(receiver, escalate, admin_
     assert OutboundDelivery.objects.get().next_attempt_at <= timezone.now()
     deliver_all()
     assert OutboundDelivery.objects.get().status == "delivered"
+
+
+def test_the_sweep_restarts_lines_whose_lease_ran_out_and_leaves_held_ones_alone(receiver, escalate):
+    # given: a delivery held by a worker that is still within its lease
+    escalate()
+    delivery = OutboundDelivery.objects.get()
+    OutboundDelivery.objects.filter(pk=delivery.pk).update(leased_until=timezone.now() + http_lease())
+    assert conversations_with_due_callbacks() == []
+    assert deliver_all() == 0 and receiver.requests == []
+    # when the worker died and its lease ran out
+    OutboundDelivery.objects.filter(pk=delivery.pk).update(leased_until=timezone.now() - timedelta(seconds=1))
+    # then
+    assert conversations_with_due_callbacks() == [str(delivery.conversation_id)]
+    assert deliver_all() == 1
+    assert receiver.requests[0].headers["webhook-id"] == delivery.webhook_id
+
