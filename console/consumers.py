@@ -98,10 +98,20 @@ class QueueSocket(AgentSocket):
 
 
 class HandoffSocket(AgentSocket):
-    """``/ws/console/handoffs/<id>/``: one handoff's chat and state, for people of its teams."""
+    """``/ws/console/handoffs/<id>/``: one handoff's chat and state, for people of its teams. Having it
+    open keeps the person present (they are at work); an observer's socket does not (``ObserveSocket``)."""
+
+    keeps_presence = True
+
+    async def allowed(self) -> bool:
+        """Who, of the people of the handoff's teams, may open this socket: all of them."""
+        return True
 
     async def connect(self) -> None:
         if not await self.authorize():
+            return
+        if not await self.allowed():
+            await self.close(code=FORBIDDEN)
             return
         handoff_id = self.scope["url_route"]["kwargs"]["handoff_id"]
         try:
@@ -115,7 +125,8 @@ class HandoffSocket(AgentSocket):
             conversation_group(self.handoff.conversation_id), private_group(self.handoff.conversation_id)
         )
         await self.accept()
-        await self.start_heartbeat()
+        if self.keeps_presence:
+            await self.start_heartbeat()
         await self.send(
             text_data=await database_sync_to_async(render.handoff_resync)(self.handoff.pk, self.profile)
         )

@@ -761,8 +761,9 @@ def handoff_frame(request: HttpRequest, profile: AgentProfile, handoff_id: Any) 
 @require_GET
 @supervisor_required
 def handoff_observe(request: HttpRequest, profile: AgentProfile, handoff_id: Any) -> HttpResponse:
-    """An open handoff's chat, live over the console's handoff socket, read-only; beside it the supervisor's
-    live actions: whisper to the agent, reassign (as a warm transfer), take over."""
+    """An open handoff's chat, live over the observe socket (the handoff socket without presence: watching
+    is not working), read-only; beside it the supervisor's live actions: whisper to the agent, reassign
+    (as a warm transfer), take over."""
     handoff = _handoff_in_scope(profile, handoff_id)
     package = handoff.conversation.context or {}
     scores = {point["seq"]: point["score"] for point in package.get("emotion", {}).get("trajectory", [])}

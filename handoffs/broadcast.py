@@ -5,6 +5,7 @@ source of truth and browsers resync from it when they reconnect.
 """
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -26,6 +27,22 @@ def private_group(conversation_id: Any) -> str:
     """People's private notes about a conversation: only the console's (authorising) sockets join it, so a
     note can never reach a customer's or a bot's socket even by mistake."""
     return f"conversation.{conversation_id}.private"
+
+
+def team_floor_group(team_id: int) -> str:
+    """Supervisors' floor sockets of this team (``/ws/supervisor/floor/``); they also hear the queue."""
+    return f"team.{team_id}.floor"
+
+
+FLOOR_CHANGED = {"type": "floor.changed"}
+
+
+def floor_changed_on_commit(team_ids: Iterable[int]) -> None:
+    """Tell these teams' floors that who is busy, available or away changed, or a handoff moved on
+    (connected, resolved, transferred, returned). The event carries nothing: a floor re-renders itself
+    from the database, at most about once a second however many arrive."""
+    for team_id in sorted(set(team_ids)):
+        broadcast_on_commit(team_floor_group(team_id), dict(FLOOR_CHANGED))
 
 
 def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:

@@ -477,6 +477,20 @@ class Handoff(TimeStamped):
     frame = models.JSONField(default=dict, help_text="The package as it was at escalation or transfer.")
     note = models.TextField(blank=True, help_text="The predecessor's note (transfers, returns).")
     resolution = models.TextField(blank=True)
+    # Read by the quality report instead of joining turns, ratings and later handoffs, kept by the
+    # services in the transaction that changes their source (handoffs/services/report_columns.py):
+    # the sum and number of the conversation's scored customer turns before ``queued_at`` and from
+    # ``connected_at`` on; of the bot-phase and human-phase CSAT ratings given on this handoff; and
+    # whether it was resolved and its conversation escalated again within 72 h.
+    sentiment_before_sum = models.FloatField(default=0, db_default=0)
+    sentiment_before_count = models.PositiveIntegerField(default=0, db_default=0)
+    sentiment_after_sum = models.FloatField(default=0, db_default=0)
+    sentiment_after_count = models.PositiveIntegerField(default=0, db_default=0)
+    csat_bot_sum = models.PositiveIntegerField(default=0, db_default=0)
+    csat_bot_count = models.PositiveIntegerField(default=0, db_default=0)
+    csat_human_sum = models.PositiveIntegerField(default=0, db_default=0)
+    csat_human_count = models.PositiveIntegerField(default=0, db_default=0)
+    re_escalated = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-queued_at"]

@@ -24,29 +24,25 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import (
+    Avg,
     Case,
     Count,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
     FloatField,
     Func,
-    OuterRef,
     Q,
     QuerySet,
-    UUIDField,
+    Sum,
     When,
 )
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from handoffs.models import AgentProfile, Commitment, CsatRating, Handoff, MessageWarning, Turn
-
-RE_ESCALATION_WINDOW = timedelta(hours=72)
+from handoffs.models import AgentProfile, Commitment, Handoff, MessageWarning
 
 
 @dataclass(frozen=True)
@@ -197,8 +193,7 @@ def quality_report(*, scope: QuerySet[Handoff], flt: ReportFilter) -> dict[str, 
 
 
 def _quality(rows: QuerySet[Handoff], flt: ReportFilter) -> dict[str, Any]:
-    days = _day_groups(rows, flt)
-    csat = _csat_groups(rows, TruncDate("queued_at")) if days else {}
+    days = _day_groups(rows)
     totals = {
         name: sum(day[name] for day in days)
         for name in (
@@ -209,11 +204,15 @@ def _quality(rows: QuerySet[Handoff], flt: ReportFilter) -> dict[str, Any]:
             "transferred",
             "repeat",
             "re_escalated",
+            "bot_sum",
+            "bot_n",
+            "human_sum",
+            "human_n",
         )
     }
-    durations = _period_durations(rows)
+    durations, sentiment_delta = _period_aggregates(rows)
     wait, prepare, resolution = durations["wait"], durations["prepare"], durations["resolution"]
-    bot_avg, human_avg = _mean(csat.values(), "bot"), _mean(csat.values(), "human")
+    bot_avg, human_avg = _csat_mean(totals, "bot"), _csat_mean(totals, "human")
     return {
         "handoffs": totals["handoffs"],
         "repeat_question_rate": _rate(totals["repeat"], totals["connected"]),
@@ -231,21 +230,23 @@ def _quality(rows: QuerySet[Handoff], flt: ReportFilter) -> dict[str, Any]:
         "re_escalation_rate": _rate(totals["re_escalated"], totals["resolved"]),
         "transfer_rate": _rate(totals["transferred"], totals["handoffs"]),
         "abandonment_rate": _rate(totals["abandoned"], totals["handoffs"]),
-        "sentiment_delta_avg": _sentiment_delta(rows) if totals["connected"] else None,
+        "sentiment_delta_avg": sentiment_delta,
         "commitments": _commitments(rows),
-        "by_day": _day_rows(rows, days, csat),
+        "by_day": _day_rows(rows, days),
     }
 
 
-def _period_durations(rows: QuerySet[Handoff]) -> dict[str, dict[str, float | None]]:
-    """Median and p90 of the wait, the preparation and the resolution: one pass on PostgreSQL (six
-    percentile_cont over the same rows; a span that did not happen is NULL and left out)."""
+def _period_aggregates(rows: QuerySet[Handoff]) -> tuple[dict[str, dict[str, float | None]], float | None]:
+    """Median and p90 of the wait, the preparation and the resolution, and the sentiment delta: one
+    pass on PostgreSQL (six percentile_cont and one AVG over the same rows; a span that did not happen
+    is NULL and left out)."""
     if connection.vendor != "postgresql":
-        return {
+        durations = {
             "wait": _durations(rows, "queued_at", "claimed_at"),
             "prepare": _durations(rows, "claimed_at", "connected_at"),
             "resolution": _durations(rows, "connected_at", "ended_at", only=Q(status="resolved")),
         }
+        return durations, _round3(rows.aggregate(sentiment=_sentiment_delta())["sentiment"])
     spans = {
         "wait": _epoch(_seconds("queued_at", "claimed_at")),
         "prepare": _epoch(_seconds("claimed_at", "connected_at")),
@@ -259,55 +260,39 @@ def _period_durations(rows: QuerySet[Handoff]) -> dict[str, dict[str, float | No
         for name, span in spans.items()
         for label, share in (("p50", 0.5), ("p90", 0.9))
     }
-    result = rows.aggregate(**aggregates)
-    return {name: {label: _round1(result[f"{name}_{label}"]) for label in ("p50", "p90")} for name in spans}
+    result = rows.aggregate(**aggregates, sentiment=_sentiment_delta())
+    durations = {
+        name: {label: _round1(result[f"{name}_{label}"]) for label in ("p50", "p90")} for name in spans
+    }
+    return durations, _round3(result["sentiment"])
 
 
-def _mean(groups: Any, phase: str) -> float | None:
-    """The mean rating of ``phase`` over all groups, from their sums and counts (exact)."""
-    count = sum(group[f"{phase}_n"] for group in groups)
-    return round(sum(group[f"{phase}_sum"] for group in groups) / count, 2) if count else None
+def _csat_mean(group: dict[str, Any], phase: str) -> float | None:
+    """The mean rating of ``phase`` in a group (or the totals), from its rating sum and count (exact)."""
+    count = group[f"{phase}_n"]
+    return round(group[f"{phase}_sum"] / count, 2) if count else None
 
 
 def _round1(value: float | None) -> float | None:
     return round(value, 1) if value is not None else None
 
 
-def _sentiment_delta(rows: QuerySet[Handoff]) -> float | None:
+def _sentiment_delta() -> Avg:
     """Per connected handoff, the mean customer sentiment after connect minus the mean before the
-    escalation; averaged over handoffs with scored customer turns on both sides.
+    escalation, averaged over the handoffs with scored customer turns on both sides: an aggregate over
+    the sums and counts the turn service stores on each handoff (``sentiment_sides_refresh``), so the
+    period's handoffs are read once and no turn is."""
+    per_handoff = ExpressionWrapper(
+        F("sentiment_after_sum") / F("sentiment_after_count")
+        - F("sentiment_before_sum") / F("sentiment_before_count"),
+        output_field=FloatField(),
+    )
+    both_sides = Q(connected_at__isnull=False, sentiment_before_count__gt=0, sentiment_after_count__gt=0)
+    return Avg(per_handoff, filter=both_sides, output_field=FloatField())
 
-    One join of the period's connected handoffs with the scored customer turns of their conversations,
-    grouped per handoff: PostgreSQL hashes it, reading the turns from the partial index
-    ``turn_customer_mood`` (conversation, time, sentiment of customer turns) alone. Written in SQL
-    around the ORM's own query for the handoffs because the ORM would join through the conversation
-    table, which adds nothing here.
-    """
-    try:
-        handoffs_sql, params = (
-            rows.filter(connected_at__isnull=False)
-            .values("id", "conversation_id", "queued_at", "connected_at")
-            .order_by()
-            .query.sql_with_params()
-        )
-    except EmptyResultSet:  # a reader with no team: nothing to average
-        return None
-    sql = f"""
-        SELECT AVG(after - before) FROM (
-            SELECT AVG(t.sentiment) FILTER (WHERE t.occurred_at < h.queued_at) AS before,
-                   AVG(t.sentiment) FILTER (WHERE t.occurred_at >= h.connected_at) AS after
-            FROM ({handoffs_sql}) h
-            JOIN {Turn._meta.db_table} t ON t.conversation_id = h.conversation_id
-            WHERE t.role = 'customer' AND t.sentiment IS NOT NULL
-            GROUP BY h.id
-        ) per_handoff
-        WHERE before IS NOT NULL AND after IS NOT NULL
-    """  # noqa: S608 (the inner query and its parameters come from the ORM)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    delta = row[0] if row else None
-    return round(float(delta), 3) if delta is not None else None
+
+def _round3(value: float | None) -> float | None:
+    return round(float(value), 3) if value is not None else None
 
 
 def _commitments(rows: QuerySet[Handoff]) -> dict[str, int]:
@@ -349,27 +334,6 @@ def _repeat_handoffs() -> QuerySet[MessageWarning, Any]:
     return MessageWarning.objects.filter(kind="repeat_question").values("handoff_id")
 
 
-def _re_escalated(after: datetime) -> Exists:
-    """A new escalation (not a transfer) of the same conversation within 72 h of this handoff's end.
-    ``after``: the period's start (a handoff of the period ends after it, so the new one came later)."""
-    later = Handoff.objects.filter(queued_at__gt=after).filter(
-        conversation_id=OuterRef("conversation_id"),
-        queued_at__gt=OuterRef("ended_at"),
-        queued_at__lte=OuterRef("ended_at") + RE_ESCALATION_WINDOW,
-    )
-    if connection.vendor == "sqlite":
-        # SQLite (no statistics) reads "previous_id IS NULL" on the unique index of previous_id as one
-        # row and walks every first handoff for each resolved one; a unary + keeps it on conversation_id.
-        later = later.alias(
-            first=ExpressionWrapper(
-                Func(F("previous_id"), template="+%(expressions)s"), output_field=UUIDField()
-            )
-        ).filter(first__isnull=True)
-    else:
-        later = later.filter(previous__isnull=True)
-    return Exists(later)
-
-
 def _group_counts() -> dict[str, Any]:
     """The counting aggregates shared by ``by_day`` and ``breakdown`` (one row per group)."""
     return {
@@ -379,6 +343,12 @@ def _group_counts() -> dict[str, Any]:
         "abandoned": Count("id", filter=Q(status="abandoned")),
         "transferred": Count("id", filter=Q(status="transferred")),
         "repeat": Count("id", filter=Q(connected_at__isnull=False) & Q(pk__in=_repeat_handoffs())),
+        # re-escalations and ratings as the services store them on the handoff (report_columns.py)
+        "re_escalated": Count("id", filter=Q(status="resolved", re_escalated=True)),
+        "bot_sum": Sum("csat_bot_sum"),
+        "bot_n": Sum("csat_bot_count"),
+        "human_sum": Sum("csat_human_sum"),
+        "human_n": Sum("csat_human_count"),
     }
 
 
@@ -402,82 +372,36 @@ def _group_medians(rows: QuerySet[Handoff], group: str, groups: Any) -> dict[Any
     return {key: _percentile(sorted(values), 0.5) for key, values in waits.items()}
 
 
-def _csat_groups(rows: QuerySet[Handoff], group: Any) -> dict[str | None, dict[str, Any]]:
-    """Per ``group`` (an expression over the handoff, keyed as text): the sum and the number of the
-    bot-phase and human-phase ratings given on the period's handoffs, and their means.
-
-    One join of those handoffs with their ratings, in SQL around the ORM's own query for the handoffs:
-    from the rating side the ORM would read the handoff table twice (a semi-join for the filter, a
-    join for the group)."""
-    try:
-        handoffs_sql, params = rows.annotate(grp=group).values("id", "grp").order_by().query.sql_with_params()
-    except EmptyResultSet:
-        return {}
-    sql = f"""
-        SELECT CAST(h.grp AS TEXT),
-               SUM(c.score) FILTER (WHERE c.phase = 'bot'), COUNT(c.id) FILTER (WHERE c.phase = 'bot'),
-               SUM(c.score) FILTER (WHERE c.phase = 'human'), COUNT(c.id) FILTER (WHERE c.phase = 'human')
-        FROM ({handoffs_sql}) h
-        JOIN {CsatRating._meta.db_table} c ON c.handoff_id = h.id
-        GROUP BY h.grp
-    """  # noqa: S608 (the inner query and its parameters come from the ORM)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
-    return {
-        key: {
-            "bot_sum": bot_sum or 0,
-            "bot_n": bot_n,
-            "human_sum": human_sum or 0,
-            "human_n": human_n,
-            "bot": round(bot_sum / bot_n, 2) if bot_n else None,
-            "human": round(human_sum / human_n, 2) if human_n else None,
-        }
-        for key, bot_sum, bot_n, human_sum, human_n in found
-    }
-
-
-def _day_groups(rows: QuerySet[Handoff], flt: ReportFilter) -> list[dict[str, Any]]:
-    """The period's handoffs per day queued: every count (re-escalations included) and, on PostgreSQL,
-    the median wait, in one GROUP BY."""
+def _day_groups(rows: QuerySet[Handoff]) -> list[dict[str, Any]]:
+    """The period's handoffs per day queued: every count, the rating sums and, on PostgreSQL, the
+    median wait, in one GROUP BY."""
     groups: Any = (
         rows.annotate(day=TruncDate("queued_at"))
         .values("day")
-        .annotate(**_group_counts_and_median(), re_escalated=_re_escalated_count(rows, flt))
+        .annotate(**_group_counts_and_median())
         .order_by("day")
     )
     return list(groups)
 
 
-def _re_escalated_count(rows: QuerySet[Handoff], flt: ReportFilter) -> Count:
-    """Resolved handoffs that came back within 72 h: the set is an uncorrelated subquery, hashed once."""
-    again = rows.filter(status="resolved").filter(_re_escalated(flt.since)).values("pk")
-    return Count("id", filter=Q(status="resolved") & Q(pk__in=again))
-
-
-def _day_rows(
-    rows: QuerySet[Handoff], days: list[dict[str, Any]], csat: dict[Any, Any]
-) -> list[dict[str, Any]]:
+def _day_rows(rows: QuerySet[Handoff], days: list[dict[str, Any]]) -> list[dict[str, Any]]:
     medians = _group_medians(rows.annotate(day=TruncDate("queued_at")), "day", days) if days else {}
-    result = []
-    for day in days:
-        scores = csat.get(day["day"].isoformat(), {})
-        result.append(
-            {
-                "day": day["day"].isoformat(),
-                "handoffs": day["handoffs"],
-                "connected": day["connected"],
-                "resolved": day["resolved"],
-                "abandoned": day["abandoned"],
-                "transferred": day["transferred"],
-                "repeat_question_rate": _rate(day["repeat"], day["connected"]),
-                "abandonment_rate": _rate(day["abandoned"], day["handoffs"]),
-                "csat_bot_avg": scores.get("bot"),
-                "csat_human_avg": scores.get("human"),
-                "median_wait_seconds": medians.get(day["day"]),
-            }
-        )
-    return result
+    return [
+        {
+            "day": day["day"].isoformat(),
+            "handoffs": day["handoffs"],
+            "connected": day["connected"],
+            "resolved": day["resolved"],
+            "abandoned": day["abandoned"],
+            "transferred": day["transferred"],
+            "repeat_question_rate": _rate(day["repeat"], day["connected"]),
+            "abandonment_rate": _rate(day["abandoned"], day["handoffs"]),
+            "csat_bot_avg": _csat_mean(day, "bot"),
+            "csat_human_avg": _csat_mean(day, "human"),
+            "median_wait_seconds": medians.get(day["day"]),
+        }
+        for day in days
+    ]
 
 
 @_analytic()
@@ -485,14 +409,7 @@ def by_day(*, scope: QuerySet[Handoff], flt: ReportFilter) -> list[dict[str, Any
     """One row per day of the period that has handoffs: counts, the main rates, CSAT by phase and the
     median wait, each aggregated by the database (GROUP BY the day the handoff was queued)."""
     rows = handoffs_in(scope, flt)
-    days: Any = list(
-        rows.annotate(day=TruncDate("queued_at"))
-        .values("day")
-        .annotate(**_group_counts_and_median())
-        .order_by("day")
-    )
-    csat = _csat_groups(rows, TruncDate("queued_at")) if days else {}
-    return _day_rows(rows, days, csat)
+    return _day_rows(rows, _day_groups(rows))
 
 
 # Breakdown dimensions: the column a group is keyed by (also the filter's value) and its label.
@@ -516,21 +433,12 @@ def breakdown(*, scope: QuerySet[Handoff], flt: ReportFilter, by: str) -> list[d
         raise ValueError(f"breakdown by one of {', '.join(DIMENSIONS)}, not {by!r}")
     key, label = DIMENSIONS[by]
     rows = handoffs_in(scope, flt)
-    groups = (
-        rows.values(key, label)
-        .annotate(
-            **_group_counts_and_median(),
-            re_escalated=_re_escalated_count(rows, flt),
-        )
-        .order_by("-handoffs", key)
-    )
-    csat = _csat_groups(rows, F(key)) if groups else {}
+    groups = rows.values(key, label).annotate(**_group_counts_and_median()).order_by("-handoffs", key)
     medians = _group_medians(rows, key, groups) if groups else {}
     result = []
     for group in groups:
         value = group[key] or None
-        scores = csat.get(group[key], {})
-        bot_avg, human_avg = scores.get("bot"), scores.get("human")
+        bot_avg, human_avg = _csat_mean(group, "bot"), _csat_mean(group, "human")
         result.append(
             {
                 "key": value,

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from handoffs.broadcast import floor_changed_on_commit
 from handoffs.errors import Conflict, InvalidInput
 from handoffs.models import AgentProfile, ApiToken
 from handoffs.services.bots import team_get_or_create
@@ -89,6 +90,7 @@ def agent_presence_set(*, agent: AgentProfile, presence: str) -> AgentProfile:
     now = timezone.now()
     AgentProfile.objects.filter(pk=agent.pk).update(presence=presence, last_seen_at=now, updated_at=now)
     agent.presence, agent.last_seen_at = presence, now
+    _floors_changed([agent.pk])
     if presence == AgentProfile.Presence.AWAY:
         from handoffs.services.routing import offers_withdraw
 
@@ -100,9 +102,11 @@ def agent_seen(*, agent_id: int) -> None:
     """A console socket of this person is open: they are here. Offline people come back as available."""
     now = timezone.now()
     AgentProfile.objects.filter(pk=agent_id).update(last_seen_at=now)
-    AgentProfile.objects.filter(pk=agent_id, presence=AgentProfile.Presence.OFFLINE).update(
+    back = AgentProfile.objects.filter(pk=agent_id, presence=AgentProfile.Presence.OFFLINE).update(
         presence=AgentProfile.Presence.AVAILABLE, updated_at=now
     )
+    if back:
+        _floors_changed([agent_id])
 
 
 def agents_mark_absent_offline() -> int:
@@ -120,4 +124,12 @@ def agents_mark_absent_offline() -> int:
     )
     for _, user_id in absent:
         offers_withdraw(user_id=user_id)  # their offers move on at once
+    if absent:
+        _floors_changed([pk for pk, _ in absent])
     return len(absent)
+
+
+def _floors_changed(profile_ids: list[int]) -> None:
+    """These people's presence changed: the floors of their teams show it (after the commit)."""
+    memberships = AgentProfile.teams.through.objects.filter(agentprofile_id__in=profile_ids)
+    floor_changed_on_commit(memberships.values_list("team_id", flat=True))

@@ -21,6 +21,7 @@ from handoffs.scheduling import run_later
 from handoffs.schemas import EscalationData
 from handoffs.selectors import LANGUAGE_FIRST_SECONDS, person_name
 from handoffs.services.callbacks import callback_enqueue
+from handoffs.services.report_columns import re_escalated_refresh, sentiment_sides_refresh
 from handoffs.services.routing import (
     eta_refresh_soon,
     needs_speaker,
@@ -103,6 +104,9 @@ def handoff_escalate(
         queued_at=at,
         frame=pkg.frame_of(context),
     )
+    sentiment_sides_refresh(Handoff.objects.filter(pk=handoff.pk))  # the customer's mood so far
+    # this conversation's earlier handoffs resolved within the last 72 h now count as re-escalated
+    re_escalated_refresh(conversation.handoffs.filter(status=HandoffStatus.RESOLVED).exclude(pk=handoff.pk))
     pkg.record_handoff(context, package_entry(handoff))
     conversation.status = ConversationStatus.QUEUED
     callback_enqueue(

@@ -32,6 +32,7 @@ from handoffs.schemas import CustomerIn, TurnData
 from handoffs.selfmodel.inference import infer_from_customer_text
 from handoffs.services.escalation import handoff_escalate, handoff_public
 from handoffs.services.handoffs import handoff_customer_wrote, handoff_take_back
+from handoffs.services.report_columns import csat_sums_refresh
 from handoffs.services.selfmodel import observation_record
 from handoffs.services.turns import commitment_record, turn_add, turn_event
 from handoffs.tasks import assist_for_turn, infer_recurring_issue, infer_self_model_from_turn
@@ -258,6 +259,8 @@ class BatchApplier:
         CsatRating.objects.create(
             conversation=conversation, handoff=handoff, phase=data.phase, score=data.score, created_at=at
         )
+        if handoff is not None:
+            csat_sums_refresh(Handoff.objects.filter(pk=handoff.pk))  # what the quality report reads
 
     def _on_customer_left(self, conversation: Conversation, event: Any, at: datetime) -> None:
         # A warm transfer in its overlap window stays: the sender, still connected, wraps up or cancels it.

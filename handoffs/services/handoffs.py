@@ -19,7 +19,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from handoffs.broadcast import broadcast_on_commit, conversation_group, team_queue_group
+from handoffs.broadcast import (
+    broadcast_on_commit,
+    conversation_group,
+    floor_changed_on_commit,
+    team_queue_group,
+)
 from handoffs.clock import iso
 from handoffs.context import package as pkg
 from handoffs.errors import Conflict, InvalidInput, NotFound
@@ -42,6 +47,7 @@ from handoffs.selectors import chain_start, handoff_id_for_agent, person_name
 from handoffs.services.callbacks import callback_enqueue
 from handoffs.services.drafts import draft_check
 from handoffs.services.escalation import package_entry, queue_position_for
+from handoffs.services.report_columns import sentiment_sides_refresh
 from handoffs.services.routing import (
     eta_refresh_soon,
     offer_next,
@@ -105,12 +111,19 @@ def _save(locked: Locked, *handoff_fields: str) -> None:
 
 
 def _changed(locked: Locked, *, also_queue: bool = False) -> None:
-    """Tell whoever watches: the conversation's viewers, and (when it leaves or joins a queue) the team."""
+    """Tell whoever watches: the conversation's viewers, the team's supervisors (their floor counts who is
+    busy and what is in preparation) and, when it leaves or joins a queue, the team's queue."""
     handoff = locked.handoff
     event = {"type": "handoff.updated", "handoff_id": str(handoff.id), "status": handoff.status}
     broadcast_on_commit(conversation_group(locked.conversation.id), event)
+    floor_changed_on_commit([handoff.team_id])
     if also_queue:
         broadcast_on_commit(team_queue_group(handoff.team_id), event)
+
+
+def _sentiment_refresh(handoff: Handoff) -> None:
+    """The handoff's sentiment sides after its queued or connected moment was set (docs/metrics.md)."""
+    sentiment_sides_refresh(Handoff.objects.filter(pk=handoff.pk))
 
 
 def _system_turn(locked: Locked, text: str, at: datetime) -> None:
@@ -239,6 +252,7 @@ def _connect(locked: Locked, *, at: datetime, replying: bool = False) -> None:
         handoff.reply_due_at = at + timedelta(seconds=limit)
         run_later(handoff_reply_check, str(handoff.id), delay=limit)
     _save(locked, "status", "connected_at", "reply_due_at")
+    _sentiment_refresh(handoff)
     callback_enqueue(
         conversation=locked.conversation,
         handoff=handoff,
@@ -333,13 +347,16 @@ def handoff_resolve(*, handoff_id: str, agent: AgentProfile, resolution: str) ->
             "Say how it was resolved.", errors=[{"loc": ["body", "resolution"], "msg": "required"}]
         )
     now = timezone.now()
-    if handoff.connected_at is None:
+    connects = handoff.connected_at is None  # resolved straight from the preparation window
+    if connects:
         handoff.connected_at = now
     _end(locked, HandoffStatus.RESOLVED, now)
     handoff.resolution = resolution
     locked.conversation.status = ConversationStatus.RESOLVED
     _system_turn(locked, f"{agent.name} resolved the conversation.", now)
     _save(locked, "status", "ended_at", "connected_at", "resolution")
+    if connects:
+        _sentiment_refresh(handoff)
     callback_enqueue(
         conversation=locked.conversation,
         handoff=handoff,
@@ -545,7 +562,7 @@ def _next_handoff(
         "at": iso(now),
         "overlap_until": iso(overlap_until) if overlap_until else None,
     } | ({"reason": reason} if reason else {})
-    return Handoff.objects.create(
+    new = Handoff.objects.create(
         conversation=locked.conversation,
         team=target_team,
         previous=old,
@@ -568,6 +585,8 @@ def _next_handoff(
         note=note,
         offered_before=[old.agent_id] if reason and old.agent_id else [],
     )
+    _sentiment_refresh(new)
+    return new
 
 
 def _announce_transfer(locked: Locked, new: Handoff, *, now: datetime) -> None:

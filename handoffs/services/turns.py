@@ -9,8 +9,9 @@ from typing import Any
 
 from handoffs.clock import iso
 from handoffs.context import package as pkg
-from handoffs.models import Commitment, Conversation, ProvidedInfo, Turn
+from handoffs.models import Commitment, Conversation, Handoff, ProvidedInfo, Turn, TurnRole
 from handoffs.selectors import person_name
+from handoffs.services.report_columns import sentiment_sides_refresh
 
 
 def turn_add(
@@ -42,6 +43,10 @@ def turn_add(
         handoff=handoff,
         occurred_at=at,
     )
+    if role == TurnRole.CUSTOMER and turn.sentiment is not None:
+        # A scored customer turn counts before every later handoff of the conversation and after the
+        # connect of every earlier one (transfers and re-escalations included): refresh them all.
+        sentiment_sides_refresh(Handoff.objects.filter(conversation_id=conversation.pk))
     if insights.new_slots:
         ProvidedInfo.objects.bulk_create(
             ProvidedInfo(

@@ -319,7 +319,7 @@ def test_an_open_handoff_can_be_observed_read_only(bot, support_team, supervisor
     client = login(supervisor)
     assert "Observe live" in client.get(f"/supervisor/handoffs/{handoff.pk}/").content.decode()
     html = client.get(f"/supervisor/handoffs/{handoff.pk}/live").content.decode()
-    assert f'ws-connect="/ws/console/handoffs/{handoff.pk}/"' in html and 'id="chat-lines"' in html
+    assert f'ws-connect="/ws/supervisor/handoffs/{handoff.pk}/observe/"' in html and 'id="chat-lines"' in html
     assert 'id="composer"' not in html and "/resolve" not in html and "/messages" not in html
 
 

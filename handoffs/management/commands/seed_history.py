@@ -49,6 +49,7 @@ from handoffs.models import (
 )
 from handoffs.services.bots import bot_create, team_get_or_create
 from handoffs.services.drafts import draft_check
+from handoffs.services.report_columns import report_columns_refresh
 
 PREFIX = "hist-"
 SUPERVISOR = "morgan"
@@ -765,6 +766,8 @@ class Writer:
         Handoff.objects.filter(conversation__external_id__startswith=PREFIX).update(
             created_at=F("queued_at"), updated_at=F("queued_at")
         )
+        # what the quality report reads off each handoff, as the services keep it live
+        report_columns_refresh(Handoff.objects.filter(conversation__external_id__startswith=PREFIX))
         return {
             "handoffs": len(self.handoffs),
             "turns": len(self.turns),
