@@ -119,3 +119,36 @@ def test_a_handoff_without_customer_turns_on_one_side_is_left_out(bot_client, ag
         scope=scope_for(supervisor), flt=report_filter(since=now - timedelta(days=1), until=None)
     )
     assert report["handoffs"] == 1 and report["sentiment_delta_avg"] is None
+
+
+def test_ratings_and_a_re_escalation_are_stored_as_the_report_reads_them(bot_client, agent, supervisor):
+    from tests.botclient import event
+
+    say(bot_client, "My parcel is late and I'm upset.", first=True)
+    first_id = bot_client.post(escalation("c-9")).json()["handoff"]["id"]
+    for phase, score in (("bot", 2), ("bot", 3)):
+        assert bot_client.post(event("csat", "c-9", phase=phase, score=score)).status_code in (200, 201, 202)
+    handoff_claim(handoff_id=first_id, agent=agent)
+    handoff_connect(handoff_id=first_id, agent=agent)
+    handoff_resolve(handoff_id=first_id, agent=agent, resolution="Sent a replacement")
+    assert bot_client.post(event("csat", "c-9", phase="human", score=5)).status_code in (200, 201, 202)
+    first = Handoff.objects.get(pk=first_id)
+    assert (first.csat_bot_sum, first.csat_bot_count, first.csat_human_sum, first.csat_human_count) == (
+        5,
+        2,
+        5,
+        1,
+    )
+    assert first.re_escalated is False
+    # the customer comes back within 72 h: a new escalation marks the resolved handoff as re-escalated
+    say(bot_client, "The replacement is broken too, this is terrible.")
+    second_id = bot_client.post(escalation("c-9")).json()["handoff"]["id"]
+    first.refresh_from_db()
+    assert first.re_escalated is True
+    assert Handoff.objects.get(pk=second_id).re_escalated is False  # not resolved (yet)
+    now = timezone.now()
+    report = quality_report(
+        scope=scope_for(supervisor), flt=report_filter(since=now - timedelta(days=1), until=None)
+    )
+    assert report["re_escalation_rate"] == 1.0  # 1 of the 1 resolved handoffs
+    assert report["csat_bot_avg"] == 2.5 and report["csat_human_avg"] == 5.0
