@@ -7,7 +7,10 @@ conversations with one handoff each queued evenly over the last 35 days plus 5,0
 earlier conversations (100,000 handoffs), eight turns per conversation (customer turns with sentiment
 before the handoff and after the connect; four for the abandoned ones), ``repeat_question`` and
 ``contradicts_commitment`` warnings on 14 % of connected handoffs, bot-phase and human-phase CSAT,
-promises on 30 % of conversations. Ids are ``md5(...)::uuid`` of the row number, so related rows are
+promises on 30 % of conversations; then what the report reads off each handoff (the customer's
+sentiment sums and counts before the handoff and after the connect, the CSAT sums and counts per phase,
+the re-escalated flag) is filled by the product's own ``report_columns_refresh``, as the services do
+when these rows arrive one by one. Ids are ``md5(...)::uuid`` of the row number, so related rows are
 joined by recomputing them. Then ``VACUUM ANALYZE``. A supervisor of all five teams gets an API token
 (``create_agent --supervisor --token``): the report reads every team, the heaviest scope.
 
@@ -18,8 +21,9 @@ interleaved: ``SELECT count(*)`` of the same rows (the supervisor's teams, the s
 psycopg connection, i.e. the cheapest possible answer about the same rows.
 
 Plans: every SELECT the JSON request makes is captured in-process (Django's test client in a
-manage.py shell, ``CaptureQueriesContext``) and run under ``EXPLAIN (ANALYZE, FORMAT JSON)``: the notes
-list, per query, its time and the scans it uses (``Seq Scan`` or ``Index (Only) Scan`` with the index).
+manage.py shell, ``CaptureQueriesContext``) and run under ``EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)``:
+the notes list, per query, its time, the shared buffers it touched and the scans it uses (``Seq Scan``
+or ``Index (Only) Scan`` with the index).
 The supervisor dashboard page (the report, the previous period's, the floor) is timed the same way, in
 process, alone and with the four breakdown tables it then fetches (one after the other here; a browser
 asks for them at once). ``WARMLINE_BENCH_REPORT_HANDOFFS`` sets the count for quick runs.
@@ -453,14 +457,16 @@ for label, url in args["urls"].items():
         with transaction.atomic(), connection.cursor() as cursor:  # the report's own session settings
             cursor.execute("SET LOCAL work_mem = '64MB'")
             cursor.execute("SET LOCAL jit = off")
-            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql)
             plan = cursor.fetchone()[0]
             plan = json.loads(plan) if isinstance(plan, str) else plan
         scans = sorted({
             f"{n['Node Type']} on {n['Relation Name']}" + (f" using {n['Index Name']}" if n.get("Index Name") else "")
             for n in nodes(plan[0]["Plan"]) if "Relation Name" in n
         })
-        queries.append({"sql": " ".join(sql.split())[:200], "ms": round(plan[0]["Execution Time"], 1), "scans": scans})
+        top = plan[0]["Plan"]
+        buffers = top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0)
+        queries.append({"sql": " ".join(sql.split())[:200], "ms": round(plan[0]["Execution Time"], 1), "scans": scans, "buffers": buffers})
     plans[label] = {"status": response.status_code, "handoffs": response.json().get("handoffs"), "queries": queries}
 page = Client(HTTP_HOST="127.0.0.1")
 page.force_login(get_user_model().objects.get(username=args["supervisor"]))
@@ -621,9 +627,12 @@ def _rows_and_notes(ctx: Context, details: dict[str, Any]) -> list[Row]:
         queries = [query for query in plan["queries"] if query["ms"] >= 1]  # not the token and team lookups
         scans = sorted({scan for query in queries for scan in query["scans"]})
         seq = [scan for scan in scans if scan.startswith("Seq Scan")]
-        per_query = "; ".join(f"{query['ms']:.0f} ms [{', '.join(query['scans'])}]" for query in queries)
+        per_query = "; ".join(
+            f"{query['ms']:.0f} ms, {query.get('buffers', 0):,} buffers [{', '.join(query['scans'])}]"
+            for query in queries
+        )
         ctx.notes.append(
-            f"report {label} ({plan['handoffs']:,} handoffs), EXPLAIN ANALYZE in-process of its "
+            f"report {label} ({plan['handoffs']:,} handoffs), EXPLAIN (ANALYZE, BUFFERS) in-process of its "
             f"{len(queries)} report queries: {per_query}"
             + (f"; sequential scans: {', '.join(seq)}" if seq else "; no sequential scan")
         )
