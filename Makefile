@@ -12,13 +12,14 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/warmline
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 
-.PHONY: help install demo serve worker beat migrate test lint format bench services browser screenshots clean
+.PHONY: help install demo serve worker beat migrate test lint format bench loadtest services browser screenshots clean
 
 help:
 	@echo "make demo   - install, migrate, seed demo data and serve the console on http://127.0.0.1:$(PORT)"
 	@echo "make test   - the whole suite against PostgreSQL, Redis, Celery and headless Chromium"
 	@echo "make serve  - daphne on 127.0.0.1:\$${PORT:-8000} (no seeding);  make worker - a Celery worker"
 	@echo "make lint   - ruff and mypy;  make bench - the benchmark suite"
+	@echo "make loadtest - the simulator for LOADTEST_MINUTES (10) at LOADTEST_RATE (1/s) with agents connected"
 	@echo "make screenshots - the queue, preparation and chat pages at 1280x800 into docs/screenshots/"
 
 $(VENV)/bin/python:
@@ -75,6 +76,10 @@ screenshots: install browser
 
 bench: install services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m bench $(BENCH_ARGS)
+
+# Not in CI: LOADTEST_MINUTES (default 10) at LOADTEST_RATE new conversations/s (default 1).
+loadtest: install services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m bench.loadtest $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles warmline.sqlite3*

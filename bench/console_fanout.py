@@ -62,6 +62,7 @@ from bench.load import REQUEST_TIMEOUT, percentile
 from bench.registry import Context, register
 from bench.report import Row
 from bench.servers import Server
+from bench.stack import Stack
 from bench.workload import ConversationWriter, encode, signed_headers
 
 AGENTS = 50
@@ -101,22 +102,25 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 
-from handoffs.services.agents import agent_create
+from handoffs.services.agents import agent_create, api_token_create
 from handoffs.services.bots import bot_create
 
 params = json.loads(PARAMS)
 bot, secret = bot_create(name=params["team"] + "Bot", team_name=params["team"])
 store = import_module(settings.SESSION_ENGINE).SessionStore
 sessions = []
+tokens = []
 for number in range(params["agents"]):
     profile, _ = agent_create(
         username=f"{params['prefix']}-agent-{number:02d}",
         team_name=params["team"],
-        skills=["billing", "shipping"],
-        languages=["en"],
+        skills=params["skills"],
+        languages=params["languages"],
         display_name=f"Agent {number:02d}",
     )
     user = profile.user
+    if number < params["tokens"]:
+        tokens.append(api_token_create(user=user))
     # What django.contrib.auth.login() stores: the browser would get exactly this session.
     session = store()
     session[SESSION_KEY] = user._meta.pk.value_to_string(user)
@@ -130,6 +134,7 @@ print(json.dumps({
     "team_id": bot.team_id,
     "cookie": settings.SESSION_COOKIE_NAME,
     "sessions": sessions,
+    "tokens": tokens,
 }))
 """
 
@@ -166,6 +171,7 @@ class Setup:
     team_id: int
     cookie: str
     sessions: list[str]
+    tokens: list[str] = field(default_factory=list)  # API tokens of the first agents, when asked for
 
     @property
     def group(self) -> str:
@@ -179,9 +185,26 @@ def _escalations() -> int:
     return count
 
 
-def _setup(ctx: Context) -> Setup:
-    params = {"team": TEAM, "agents": AGENTS, "prefix": PREFIX}
-    out = ctx.stack.manage("shell", "-c", SETUP.replace("PARAMS", repr(json.dumps(params))))
+def team_setup(
+    stack: Stack,
+    *,
+    team: str,
+    agents: int,
+    prefix: str,
+    tokens: int = 0,
+    skills: tuple[str, ...] = ("billing", "shipping"),
+    languages: tuple[str, ...] = ("en",),
+) -> Setup:
+    """A team with a bot and ``agents`` people logged in (sessions), the first ``tokens`` with API tokens."""
+    params = {
+        "team": team,
+        "agents": agents,
+        "prefix": prefix,
+        "tokens": tokens,
+        "skills": list(skills),
+        "languages": list(languages),
+    }
+    out = stack.manage("shell", "-c", SETUP.replace("PARAMS", repr(json.dumps(params))))
     created = json.loads(out.strip().splitlines()[-1])
     return Setup(**created)
 
@@ -246,7 +269,8 @@ async def _post_histories(client: httpx.AsyncClient, setup: Setup, conversations
 # --- sockets ---------------------------------------------------------------------------------------
 
 
-async def _open(server: Server, setup: Setup, number: int, session_key: str) -> Listener:
+async def open_queue_socket(server: Server, setup: Setup, number: int, session_key: str) -> Listener:
+    """An agent's ``/ws/console/queue/`` as a browser opens it, once its resync frame came."""
     ws = await connect(
         f"ws://127.0.0.1:{server.port}/ws/console/queue/",
         origin=Origin(server.base_url),
@@ -271,7 +295,7 @@ async def _open_all(server: Server, setup: Setup) -> list[Listener]:
 
     async def one(number: int, key: str) -> Listener:
         async with gate:
-            return await _open(server, setup, number, key)
+            return await open_queue_socket(server, setup, number, key)
 
     return list(await asyncio.gather(*(one(number, key) for number, key in enumerate(setup.sessions))))
 
@@ -282,7 +306,8 @@ async def _group_size(layer: RedisChannelLayer, group: str) -> int:
     return int(await connection.zcard(layer._group_key(group)))
 
 
-async def _read(listener: Listener) -> None:
+async def read_rows(listener: Listener) -> None:
+    """Note when each new queue row arrives on this socket, until it closes."""
     try:
         async for message in listener.ws:
             now = time.perf_counter()
@@ -294,6 +319,16 @@ async def _read(listener: Listener) -> None:
                 listener.other_frames += 1
     except ConnectionClosed as closed:
         listener.closed, listener.closed_at = str(closed), time.perf_counter()
+
+
+async def close_sockets(listeners: list[Listener], readers: list[asyncio.Task[None]]) -> None:
+    """Close the agents' sockets and stop their readers (their arrivals stay for counting)."""
+    for listener in listeners:
+        await listener.ws.close()
+    for reader in readers:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
 
 
 # --- one paced run ---------------------------------------------------------------------------------
@@ -484,7 +519,7 @@ async def _run(ctx: Context, server: Server, setup: Setup, count: int) -> Outcom
     ) as client:
         await _post_histories(client, setup, conversations)
         listeners = await _open_all(server, setup)
-        readers = [asyncio.create_task(_read(listener)) for listener in listeners]
+        readers = [asyncio.create_task(read_rows(listener)) for listener in listeners]
         try:
             # Warm-up (not counted): connections, templates, the first row of each socket; and the
             # server's own broadcast message, captured as the baseline's payload.
@@ -526,12 +561,7 @@ async def _run(ctx: Context, server: Server, setup: Setup, count: int) -> Outcom
             # Agents' consoles sit idle between escalations: the sockets must outlive a quiet spell.
             await asyncio.sleep(IDLE_CHECK)
         finally:
-            for listener in listeners:
-                await listener.ws.close()
-            for reader in readers:
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reader
+            await close_sockets(listeners, readers)
     await layer.close_pools()
     return Outcome(
         target=_deliveries(target, listeners) | _cpu_figures(cpu["target"], len(target)),
@@ -567,7 +597,7 @@ def console_fanout(ctx: Context) -> list[Row]:
     count = _escalations()
     server = ctx.start_target("fanout", engines=True)
     try:
-        setup = _setup(ctx)
+        setup = team_setup(ctx.stack, team=TEAM, agents=AGENTS, prefix=PREFIX)
         load_before = _load_average()
         outcome = asyncio.run(_run(ctx, server, setup, count))
     finally:

@@ -129,9 +129,9 @@ def machine_line(info: dict[str, str]) -> str:
     )
 
 
-def write_json(payload: dict[str, Any]) -> Path:
+def write_json(payload: dict[str, Any], *, prefix: str = "") -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS_DIR / f"{stamp}.json"
+    path = RESULTS_DIR / f"{prefix}{stamp}.json"
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path

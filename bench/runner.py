@@ -67,7 +67,7 @@ def selected(only: list[str]) -> list[Benchmark]:
     return [benchmark for benchmark in BENCHMARKS if not wanted or benchmark.name in wanted]
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
+def terminate(signum: int, frame: FrameType | None) -> None:
     # SIGTERM becomes SystemExit so that the ``finally`` below still stops every server.
     raise SystemExit(128 + signum)
 
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         for benchmark in BENCHMARKS:
             print(f"{benchmark.name}: {benchmark.summary}")
         return 0
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     # A shell starts background jobs with SIGINT ignored; Ctrl-C / kill -INT must still clean up.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

@@ -265,6 +265,7 @@ class RunResult:
     error: str | None = None
     accepted: Counter[str] = field(default_factory=Counter)  # events answered 2xx, by type
     started_at: float = 0.0  # time.time() of the first event
+    escalation_sent_at: float = 0.0  # time.time() the escalation was sent
     escalated_at: float = 0.0  # time.time() the escalation was answered (0: it was not)
 
 
@@ -332,6 +333,7 @@ class ConversationRun:
 
     def escalate(self) -> None:
         self.pause(self.pace.scale * self.rng.uniform(0.5, 1.5))
+        self.result.escalation_sent_at = time.time()
         response = self.post(self.scenario.escalation_event(self.conversation_id))
         self.result.escalated_at = time.time()
         handoff = response.json()["handoff"]
@@ -506,6 +508,8 @@ class Summary:
     start_late_max_s: float  # how far behind its schedule the latest conversation started
     seconds: float
     error_samples: list[str]
+    # (handoff id, time.time() its escalation was sent), for matching the rows agents' consoles receive
+    escalations_sent: list[tuple[str, float]]
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -644,4 +648,5 @@ class Simulator:
             start_late_max_s=self.start_late_max,
             seconds=self.seconds,
             error_samples=[f"{result.conversation_id}: {result.error}" for result in errors[:5]],
+            escalations_sent=[(r.handoff_id, r.escalation_sent_at) for r in results if r.handoff_id],
         )
