@@ -194,9 +194,13 @@ def _package_text(*path: str) -> KeyTextTransform:
 
 def _language_first_for(agent: AgentProfile, now: datetime) -> Q:
     """Handoffs in a language this person does not speak, still inside their language-first window."""
-    spoken = [lang.split("-")[0].lower() for lang in agent.languages] + ["en", ""]
+    spoken = {lang.split("-")[0].lower() for lang in agent.languages} | {"en"}
+    # By base language, as speaker_first compares: "es-MX" is Spanish, "en-GB" is shown to everyone at once.
+    understood = Q(language="")
+    for base in sorted(spoken):
+        understood |= Q(language__iexact=base) | Q(language__istartswith=f"{base}-")
     window = now - timedelta(seconds=LANGUAGE_FIRST_SECONDS)
-    return Q(team__routing_mode="pool", queued_at__gt=window) & ~Q(language__in=spoken)
+    return Q(team__routing_mode="pool", queued_at__gt=window) & ~understood
 
 
 def queue_for_agent(*, agent: AgentProfile, limit: int = 200) -> list[Handoff]:

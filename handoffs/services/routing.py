@@ -234,6 +234,8 @@ def takeback_offer_due(*, handoff_id: str) -> bool:
         )
         if handoff is None or handoff.status != HandoffStatus.QUEUED or handoff.takeback_offered_at:
             return False
+        if handoff.overlap_until is not None:
+            return False  # a warm transfer still in its overlap window: the sender has the customer
         limit = handoff.team.takeback_after_seconds
         now = timezone.now()
         if not limit or handoff.queued_at + timedelta(seconds=limit) > now + TIMER_TOLERANCE:
@@ -270,6 +272,7 @@ def takeback_offers_due() -> int:
             team=team,
             status=HandoffStatus.QUEUED,
             takeback_offered_at__isnull=True,
+            overlap_until__isnull=True,
             queued_at__lte=now - timedelta(seconds=team.takeback_after_seconds),
         ).values_list("pk", flat=True)
         sent += sum(takeback_offer_due(handoff_id=str(pk)) for pk in list(due[:200]))

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from handoffs.models import Bot, Commitment, Conversation, Handoff, OutboundDelivery, Turn
 from handoffs.services.assist import commitments_mark_overdue
-from handoffs.services.handoffs import handoff_reassign_due, handoffs_reassign_overdue
+from handoffs.services.handoffs import handoff_reassign_due, handoff_transfer, handoffs_reassign_overdue
 from handoffs.services.routing import (
     eta_refresh,
     offers_expire_overdue,
@@ -293,3 +293,21 @@ def test_the_beat_sweep_sends_lost_takeback_offers_and_reassignments(callbacks, 
     assert Handoff.objects.get(pk=talking).status == "transferred"
     assert Turn.objects.filter(role="system", text__contains="could not continue").count() == 1
     assert sweep_routing_timers() == 0
+
+
+def test_no_takeback_while_a_warm_transfer_is_in_its_overlap_window(
+    callbacks, bot_client, escalate, api_as, agent, teammate
+):
+    # given: ada is handing her live chat to grace, and the overlap window is running
+    handoff_id = connected(escalate, api_as, agent)
+    new = handoff_transfer(
+        handoff_id=handoff_id, agent=agent, note="Over to you.", to_agent="grace", overlap=True
+    )
+    assert new.overlap_until is not None
+    waited(str(new.pk), 700)
+    # then: no take-back offer, and the bot cannot take the customer from under them
+    assert takeback_offer_due(handoff_id=str(new.pk)) is False
+    assert takeback_offers_due() == 0
+    response = bot_client.post(event("takeback"))
+    assert response.status_code == 409 and response.json()["code"] == "handoff_claimed"
+    assert callbacks("handoff.takeback_offered") == []
