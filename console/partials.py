@@ -370,6 +370,7 @@ def handover_context(
                 "emotion": item.handoff.conversation.context["emotion"],
                 "other_reasons": [r for r in item.reasons if r not in item.fragility.reasons],
                 "snapshot": snapshot,
+                "rows": _rows_for(snapshot),
                 "target": target,
             }
         )
@@ -381,3 +382,9 @@ def handover_context(
         "away": away,
         "profile": profile,
     }
+
+
+def _rows_for(text: str, *, width: int = 95) -> int:
+    """Enough textarea rows for the draft as it wraps at about ``width`` characters, plus one to add to."""
+    lines = sum(1 + len(line) // width for line in text.splitlines())
+    return min(18, max(5, lines + 1))

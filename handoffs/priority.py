@@ -69,14 +69,12 @@ HANDED_AROUND = 5.0  # the conversation was handed over before this handoff
 DUE_SOON_SECONDS = 2 * 3600
 
 
-def handover_fragility(
-    *, unanswered_seconds: float | None, overdue: int, due_soon: int, earlier_handoffs: int
-) -> Priority:
+def handover_fragility(*, unanswered: bool, overdue: int, due_soon: int, earlier_handoffs: int) -> Priority:
     """The extra points (and why) for a conversation's fragility at a handover; ``base`` 0 when it is
-    steady. One point per signal, not per promise: two overdue promises are not twice as urgent as one."""
+    steady. Each signal counts once: two overdue promises are not twice as urgent as one."""
     parts: list[tuple[float, str]] = []
-    if unanswered_seconds is not None:
-        parts.append((UNANSWERED, f"customer waiting for a reply ({_minutes(unanswered_seconds)})"))
+    if unanswered:
+        parts.append((UNANSWERED, "customer's last message unanswered"))
     if overdue:
         parts.append((COMMITMENT_OVERDUE, f"{overdue} promise{'s' if overdue > 1 else ''} overdue"))
     if due_soon:
@@ -84,8 +82,3 @@ def handover_fragility(
     if earlier_handoffs:
         parts.append((HANDED_AROUND, f"handed over {earlier_handoffs}× before"))
     return Priority(base=sum(points for points, _ in parts), reasons=[reason for _, reason in parts])
-
-
-def _minutes(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    return "under a minute" if minutes < 1 else f"{minutes} min"

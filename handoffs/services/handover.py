@@ -75,7 +75,8 @@ class Snapshot:
         lines: list[str] = []
         for title, items, empty in parts:
             if title == "State":
-                lines.append("State: " + " ".join(items))
+                lines.append(f"State: {items[0]}")
+                lines.extend(items[1:])
             elif items:
                 lines.append(f"{title}:")
                 lines.extend(f"- {item}" for item in items)
@@ -137,10 +138,9 @@ def handing_over(agent: AgentProfile) -> list[Handoff]:
 
 def _fragility(handoff: Handoff, *, now: datetime) -> Priority:
     package = handoff.conversation.context
-    since = _unanswered_since(package)
     overdue, due_soon = _commitments_by_urgency(package, now=now)
     return handover_fragility(
-        unanswered_seconds=(now - since).total_seconds() if since is not None else None,
+        unanswered=_unanswered_since(package) is not None,
         overdue=len(overdue),
         due_soon=len(due_soon),
         earlier_handoffs=_earlier_handoffs(handoff),
@@ -204,24 +204,24 @@ def snapshot_draft(handoff: Handoff, *, now: datetime) -> Snapshot:
 
 
 def _state(handoff: Handoff, package: dict[str, Any], *, now: datetime) -> list[str]:
+    """Two lines: where the chat stands (with whom, since when, their mood), and why they are here."""
     customer = handoff.conversation.customer
     who = customer.name or customer.external_id
     if handoff.status == HandoffStatus.CONNECTED and handoff.connected_at is not None:
-        line = f"Connected with {who} for {_ago(now - handoff.connected_at)}."
+        where = f"Connected with {who} for {_ago(now - handoff.connected_at)}"
     else:
-        line = f"Claimed, not yet connected with {who} (in the preparation window)."
+        where = f"Claimed, not yet connected with {who} (preparation window)"
+    emotion = package.get("emotion") or {}
+    mood = str(emotion.get("current") or "neutral")
+    trend = {"deteriorating": "getting worse", "improving": "getting better"}.get(emotion.get("trend") or "")
     escalation = package.get("escalation") or {}
     reason = str(escalation.get("reason") or handoff.reason)
     focus = str(escalation.get("focus") or handoff.focus)
-    lines = [line, f"Escalated for: {_clip(reason)}" + (f"; focus: {_clip(focus)}." if focus else ".")]
+    why = f"Why: {_clip(reason).rstrip('.')}." + (f" Focus: {_clip(focus).rstrip('.')}." if focus else "")
     opening = first_customer_text(package)
     if opening:
-        lines.append(f"In their words: “{_clip(opening, QUOTE_LIMIT)}”")
-    emotion = package.get("emotion") or {}
-    mood = f"Customer is {emotion.get('current') or 'neutral'}"
-    trend = {"deteriorating": "getting worse", "improving": "getting better"}.get(emotion.get("trend") or "")
-    lines.append(f"{mood}{f' and {trend}' if trend else ''}; urgency {handoff.urgency}.")
-    return lines
+        why += f" In their words: “{_clip(opening, QUOTE_LIMIT)}”"
+    return [f"{where}; {mood}{f' and {trend}' if trend else ''}; urgency {handoff.urgency}.", why]
 
 
 def _pending(package: dict[str, Any], *, now: datetime) -> list[str]:

@@ -25,7 +25,16 @@ BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 # Not passed on to the servers: they choose their own database and Redis, and run in a plain sync context.
-DROPPED_ENV = ("REDIS_URL", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE")
+# PYTEST_XDIST_WORKER too: the REDIS_URL they are given is already this worker's (console.settings_test), and
+# with the worker's name the servers' settings shifted it once more, so pushes sent from the test process
+# (gw1: db R+1) never reached the pages the server's sockets fed (db R+2).
+DROPPED_ENV = (
+    "REDIS_URL",
+    "DATABASE_URL",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "DJANGO_SETTINGS_MODULE",
+    "PYTEST_XDIST_WORKER",
+)
 PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
 
 

@@ -47,7 +47,7 @@ def test_the_page_lists_my_handoffs_most_critical_first_with_drafts(shift, login
     assert "Refund of $40.00" in data[f"snapshot-{shift['promise']}"]
     assert {data[f"to-{pk}"] for pk in shift.values()} == {"team:Support"}
     assert 'value="agent:grace"' in page and "room for 3" in page
-    assert "Fragile:" in page and "customer waiting for a reply" in page
+    assert "Fragile:" in page and "last message unanswered" in page
     # the queue page links to it
     assert 'href="/handover"' in login(agent).get("/").content.decode()
 

@@ -60,7 +60,7 @@ def test_the_plan_puts_the_most_fragile_first_and_says_why(shift, agent):
     assert [item.rank for item in plan] == [1, 2, 3]
     assert plan[0].priority > plan[1].priority > plan[2].priority
     upset, promise, calm = plan
-    assert any("waiting for a reply" in reason for reason in upset.reasons)
+    assert "customer's last message unanswered" in upset.reasons
     assert "mood deteriorating" in upset.reasons
     assert "1 promise overdue" in promise.reasons
     assert not calm.fragility.reasons and calm.fragility.base == 0
@@ -106,7 +106,8 @@ def test_the_snapshot_is_drawn_from_the_package(shift, agent):
     assert not upset.commitments_due
     # the text holds the four parts in order
     text = upset.text()
-    assert [line.split(":")[0] for line in text.splitlines() if not line.startswith("- ")] == [
+    assert text.splitlines()[1].startswith("Why: Customer asked for a person. Focus: Parcel KX-48213")
+    assert [line.split(":")[0] for line in text.splitlines() if not line.startswith(("- ", "Why: "))] == [
         "State",
         "Pending",
         "Watch for",
@@ -155,7 +156,7 @@ def test_a_handover_transfers_every_handoff_with_its_snapshot_as_the_frames_note
         )
     upset = Handoff.objects.get(previous_id=shift["upset"])
     assert upset.reserved_for == teammate.user and upset.note.endswith("She prefers email.")
-    assert any("waiting for a reply" in reason for reason in upset.priority_reasons)
+    assert "customer's last message unanswered" in upset.priority_reasons
     agent.refresh_from_db()
     assert agent.presence == "away"
 
