@@ -52,15 +52,19 @@
   document.addEventListener("htmx:oobAfterSwap", tick);
   document.addEventListener("htmx:afterSwap", tick);
 
-  // --- a page whose live state means something else than it was built for reloads itself ------------
-  // (a warm transfer taken over, cancelled or completed: the composer, notes and actions change with it)
+  // --- a warm transfer's page reloads itself when the transfer moves on ------------------------------
+  // (taken over, completed by its timer: the composer, notes and actions change with it). The mode is
+  // "<can write><overlap window><transfer pending><notes>"; only a change in or out of a transfer counts,
+  // so the agent's own resolve or return (which redirect) never races a reload.
+  function inTransfer(mode) { return mode.charAt(1) === "1" || mode.charAt(2) === "1"; }
   function reloadIfModeChanged() {
     var page = document.querySelector("[data-page-mode]");
     var state = document.getElementById("state");
     if (!page || !state || !state.hasAttribute("data-mode")) return;
-    if (state.getAttribute("data-mode") !== page.getAttribute("data-page-mode") && state.getAttribute("data-mode") !== "withdrawn") {
-      window.location.reload();
-    }
+    var was = page.getAttribute("data-page-mode");
+    var now = state.getAttribute("data-mode");
+    if (now === "withdrawn" || now === was) return;
+    if (inTransfer(was) || inTransfer(now)) window.location.reload();
   }
   document.addEventListener("htmx:oobAfterSwap", reloadIfModeChanged);
 
@@ -174,11 +178,14 @@
   function scrollChat() {
     var log = document.getElementById("chat-log");
     if (log) log.scrollTop = log.scrollHeight;
+    var notes = document.getElementById("note-lines");
+    if (notes) notes.scrollTop = notes.scrollHeight;
   }
   document.addEventListener("DOMContentLoaded", scrollChat);
 
   document.addEventListener("keydown", function (event) {
-    if (event.target.id !== "message-text" || event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    var box = event.target.id;
+    if ((box !== "message-text" && box !== "note-text") || event.key !== "Enter" || event.shiftKey || event.isComposing) return;
     event.preventDefault();
     var form = event.target.form;
     if (form && event.target.value.trim()) form.requestSubmit();
