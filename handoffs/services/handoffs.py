@@ -505,7 +505,13 @@ def transfer_begin(
     if window:
         _changed(locked)  # the sender's console shows the pending transfer
         run_later(handoff_auto_connect, str(new.id), delay=window)
-        broadcast_on_commit(team_queue_group(target_team.id), queued_event(new, now=new.queued_at))
+        # Offered (an offer team) or shown to the pool, so someone can have it and read in; no take-back
+        # timer nor ETA while the customer is still chatting: those start if it completes unclaimed.
+        if target_team.routing_mode == Team.RoutingMode.OFFER and target_user is None:
+            new.offered_before = [old.agent_id]  # not back to the sender
+            offer_next(new)
+        else:
+            broadcast_on_commit(team_queue_group(target_team.id), queued_event(new, now=new.queued_at))
     else:
         _announce_transfer(locked, new, now=now)
         _changed(locked)
@@ -715,8 +721,7 @@ def _transfer_complete(locked: Locked, *, now: datetime) -> None:
         )
     else:
         _changed(locked)
-        broadcast_on_commit(team_queue_group(new.team_id), queued_event(new, now=now))
-        eta_refresh_soon(new.team_id)
+        _route(new)  # now an ordinary transfer: offered again, take-back timer, ETA
 
 
 def transfer_take_over_now(locked: Locked, *, by: AgentProfile) -> Handoff:

@@ -151,4 +151,3 @@ def test_the_sweep_restarts_lines_whose_lease_ran_out_and_leaves_held_ones_alone
     assert conversations_with_due_callbacks() == [str(delivery.conversation_id)]
     assert deliver_all() == 1
     assert receiver.requests[0].headers["webhook-id"] == delivery.webhook_id
-

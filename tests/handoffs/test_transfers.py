@@ -246,6 +246,25 @@ def test_at_the_end_of_the_window_an_unclaimed_transfer_waits_as_an_ordinary_one
     assert _system_lines(chatting)[-1] == f"{agent.name} transferred the conversation to the Support team."
 
 
+def test_in_an_offer_team_the_overlap_transfer_is_offered_and_the_offered_person_reads_in(
+    chatting, agent, teammate, support_team
+):
+    # given: an offer team where grace and ada are both available
+    support_team.routing_mode = "offer"
+    support_team.save(update_fields=["routing_mode"])
+    for person in (agent, teammate):
+        person.presence, person.last_seen_at = "available", timezone.now()
+        person.save(update_fields=["presence", "last_seen_at"])
+    # when
+    new = handoff_transfer(handoff_id=chatting, agent=agent, note="Over to you", team="Support", overlap=True)
+    # then: offered to grace, not back to ada; grace may write notes and take over
+    assert new.offered_to_id == teammate.user_id
+    note = private_note_add(handoff_id=str(new.id), agent=teammate, text="On it, reading now.")
+    assert note.kind == "transfer"
+    taken = handoff_take_over(handoff_id=str(new.id), agent=teammate)
+    assert (taken.status, taken.agent_id) == ("connected", teammate.user_id)
+
+
 def test_a_team_with_no_overlap_window_transfers_in_one_step(chatting, agent, support_team):
     support_team.overlap_seconds = 0
     support_team.save(update_fields=["overlap_seconds"])
