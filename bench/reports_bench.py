@@ -417,10 +417,16 @@ def load(
     }
 
 
+# One UPDATE of every handoff (its correlated subqueries by index); without JIT, which compiles the
+# dozens of expressions slower than the statement then runs (the product's small refreshes never reach
+# the JIT threshold).
 FILL_REPORT_COLUMNS = """
+from django.db import connection, transaction
 from handoffs.models import Handoff
 from handoffs.services.report_columns import report_columns_refresh
-report_columns_refresh(Handoff.objects.all())
+with transaction.atomic(), connection.cursor() as cursor:
+    cursor.execute("SET LOCAL jit = off")
+    report_columns_refresh(Handoff.objects.all())
 """
 
 
