@@ -309,6 +309,9 @@ class QueueItemOut(Schema):
     waiting_seconds: int
     queued_at: AwareDatetime
     reserved_for: str | None
+    overlap_until: AwareDatetime | None = Field(
+        default=None, description="A warm transfer whose sender is still chatting: claim, read in, take over."
+    )
 
 
 class QueueOut(Schema):

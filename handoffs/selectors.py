@@ -342,6 +342,8 @@ def queue_item_public(handoff: Handoff, *, now: datetime, emotion: str | None = 
         if handoff.offered_to_id and handoff.offered_to
         else None,
         "language": handoff.language,
+        # a warm transfer whose sender is still chatting (handoffs.services.transfers): take over, not claim
+        "overlap_until": iso(handoff.overlap_until) if handoff.overlap_until else None,
     }
 
 

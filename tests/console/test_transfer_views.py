@@ -174,3 +174,37 @@ async def test_a_note_reaches_both_parties_live_and_not_a_bystander(
     assert await sockets["bea"].receive_nothing(timeout=0.5)
     for socket in sockets.values():
         await socket.disconnect()
+
+
+@pytest.mark.django_db
+def test_the_queue_row_says_the_sender_is_still_chatting(pending, login, teammate):
+    page = login(teammate).get("/").content.decode()
+    assert f'id="h-{pending.id}"' in page and "sender still chatting" in page
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_the_receiver_is_told_live_when_the_sender_cancels(escalate, agent, teammate, session_headers):
+    from handoffs.services.transfers import transfer_cancel
+
+    handoff_id = await sync_to_async(escalate)("c-live-cancel")
+    await sync_to_async(handoff_claim)(handoff_id=handoff_id, agent=agent)
+    await sync_to_async(handoff_connect)(handoff_id=handoff_id, agent=agent)
+    new = await sync_to_async(handoff_transfer)(
+        handoff_id=handoff_id, agent=agent, note="n", to_agent="grace", overlap=True
+    )
+    grace = await open_socket(
+        f"/ws/console/handoffs/{new.id}/", await sync_to_async(session_headers)(teammate)
+    )
+    await frames_until(grace, 'id="state"')
+    # when
+    await sync_to_async(transfer_cancel)(handoff_id=handoff_id, agent=agent)
+    # then: a readable state, and the socket stays up (no server error on the vanished handoff)
+    frame = await frames_until(grace, "This transfer was cancelled")
+    assert 'data-status="withdrawn"' in frame
+    later = []
+    while not await grace.receive_nothing(timeout=0.5):
+        later.append(await grace.receive_output())
+    assert all(message["type"] == "websocket.send" for message in later), later  # never closed
+    assert all("withdrawn" in message["text"] for message in later)
+    await grace.disconnect()
