@@ -23,6 +23,7 @@ BENCHMARK_MODULES = (
     "bench.console_fanout",
     "bench.reports_bench",
     "bench.simulator_rate",
+    "bench.eta",
 )
 for _module in BENCHMARK_MODULES:
     importlib.import_module(_module)

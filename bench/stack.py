@@ -139,19 +139,21 @@ class Stack:
             client.close()
 
     def manage(self, *args: str) -> str:
+        return self.python("manage.py", *args)
+
+    def python(self, *args: str, timeout: float = 300) -> str:
+        """``python *args`` in the project with the servers' settings; its output, or StackError."""
         result = subprocess.run(
-            [sys.executable, "manage.py", *args],
+            [sys.executable, *args],
             cwd=ROOT,
             env=self.server_env(settings="console.settings"),
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=timeout,
             check=False,
         )
         if result.returncode != 0:
-            raise StackError(
-                f"manage.py {' '.join(args)} failed:\n{result.stdout[-2000:]}{result.stderr[-4000:]}"
-            )
+            raise StackError(f"{' '.join(args[:2])} failed:\n{result.stdout[-2000:]}{result.stderr[-4000:]}")
         return result.stdout
 
     def create_baseline_table(self) -> None:

@@ -31,7 +31,7 @@ from handoffs.models import AgentProfile, Bot, Conversation, Handoff, HandoffSta
 from handoffs.scheduling import run_later
 from handoffs.selectors import queue_item_public, speaker_first
 from handoffs.services.callbacks import callback_enqueue
-from handoffs.services.wait import estimate_wait_seconds
+from handoffs.services.wait import estimate_wait_seconds, team_load
 from handoffs.tasks import offer_expire, refresh_eta, takeback_offer
 
 ETA_MIN_CHANGE_SECONDS = 30
@@ -292,10 +292,11 @@ def eta_refresh(*, team_id: int) -> int:
         .order_by("-queue_key")
     )
     now = timezone.now()
+    load = team_load(team, now=now) if waiting else None
     for position, handoff in enumerate(waiting, start=1):
         if handoff.overlap_until is not None:
             continue  # a warm transfer in its overlap window: the customer is still chatting, not waiting
-        estimate = estimate_wait_seconds(team=team, position=position)
+        estimate = estimate_wait_seconds(team=team, position=position, load=load)
         previous = (
             handoff.eta_sent_seconds
             if handoff.eta_sent_seconds is not None
