@@ -154,7 +154,9 @@ def simulate(*, seed: int, records: bool = False) -> dict[str, Any]:
     )
     team = Team.objects.get(name=team_name)
     team.prepare_seconds = PREPARE_SECONDS
-    team.save(update_fields=["prepare_seconds"])
+    # The agents' messages are not simulated, so the reply deadlines (which would requeue) are off.
+    team.first_reply_seconds = team.answer_seconds = 0
+    team.save(update_fields=["prepare_seconds", "first_reply_seconds", "answer_seconds"])
     client = httpx.Client(transport=httpx.WSGITransport(app=sim.wsgi), base_url="http://127.0.0.1")
     api = BotAPI("http://127.0.0.1", Credentials(bot.bot_id, secret), client=client, startup_timeout=5)
 
