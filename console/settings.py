@@ -90,6 +90,11 @@ if _database["ENGINE"] == "django.db.backends.postgresql":
         "min_size": env_int("DATABASE_POOL_MIN", 2),
         "max_size": env_int("DATABASE_POOL_MAX", 20),
         "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),
+        # While PostgreSQL is down the pool retries a connection with a doubling back-off (1, 2, 4, 8 s,
+        # ...) for reconnect_timeout (5 min by default), and while such a retry is pending the pool grows
+        # no other: after the server is back, requests failed until the next retry came due (16 s after a
+        # 15 s outage). Giving up after 2 s lets the next request that waits start a fresh attempt at once.
+        "reconnect_timeout": 2,
     }
 elif _database["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the demo's web process read while the simulator writes; busy timeout absorbs contention.

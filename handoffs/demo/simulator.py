@@ -107,10 +107,6 @@ class Traffic:
                 self.post_ms.append(seconds * 1000)
             self.replayed += replayed
 
-    @property
-    def attempts(self) -> int:
-        return sum(self.statuses.values())
-
     def failed_attempts(self, *, allowed: int = 0) -> int:
         """Attempts answered neither 2xx nor with an expected refusal (``allowed`` 409s), transport errors
         included: a retried 503 counts here even when the retry then succeeded."""
