@@ -66,11 +66,9 @@ def _row(item: dict[str, Any]) -> dict[str, Any]:
 
 def _language_first(item: dict[str, Any], languages: list[str]) -> bool:
     """Whether this person must wait for the language-first window (see handoffs.services.routing)."""
-    queued_at = _when(item["queued_at"])
-    if queued_at is None:
-        return False
-    first = selectors.speaker_first(item.get("language") or "", queued_at=queued_at, now=timezone.now())
-    return bool(first) and first not in {lang.split("-")[0].lower() for lang in languages}
+    until = _when(item.get("speakers_first_until"))
+    first = selectors.speaker_first(item.get("language") or "", until=until, now=timezone.now())
+    return bool(first) and first not in {selectors.language_base(lang) for lang in languages}
 
 
 def queue_resync(profile: AgentProfile) -> str:

@@ -459,6 +459,9 @@ class Handoff(TimeStamped):
     urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.NORMAL)
     skills = models.JSONField(default=list, blank=True)
     language = models.CharField(max_length=20, blank=True)
+    # Pool teams: until then the handoff is shown only to the team's speakers of its language (see
+    # handoffs.services.routing); null when everyone may see it at once (English, or no speaker present).
+    speakers_first_until = models.DateTimeField(null=True, blank=True)
     # Queue order: priority(t) = base_priority + AGING_PER_SECOND * (t - queued_at). Ordering a queue at any
     # common t only needs base_priority - AGING_PER_SECOND * queued_at, kept here as an indexed static key.
     base_priority = models.FloatField(default=0)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.utils import timezone
@@ -34,13 +35,17 @@ def person_name(user: Any) -> str:
     return profile.name if profile is not None else user.get_username()
 
 
-def speaker_first(language: str, *, queued_at: datetime, now: datetime) -> str:
+def language_base(tag: str) -> str:
+    """A language tag's base language, as routing compares them: "es-MX" is "es"."""
+    return (tag or "").split("-")[0].lower()
+
+
+def speaker_first(language: str, *, until: datetime | None, now: datetime) -> str:
     """The language a pool handoff is shown in first (to its speakers), or "" once everyone may see it:
-    English and unknown languages at once, others after ``LANGUAGE_FIRST_SECONDS``."""
-    base = (language or "").split("-")[0].lower()
-    if not base or base == "en" or now - queued_at >= timedelta(seconds=LANGUAGE_FIRST_SECONDS):
+    only while its language-first window (``Handoff.speakers_first_until``, set by routing) runs."""
+    if until is None or now >= until:
         return ""
-    return base
+    return language_base(language)
 
 
 def _external_id(value: str, what: str) -> str:
@@ -194,13 +199,12 @@ def _package_text(*path: str) -> KeyTextTransform:
 
 def _language_first_for(agent: AgentProfile, now: datetime) -> Q:
     """Handoffs in a language this person does not speak, still inside their language-first window."""
-    spoken = {lang.split("-")[0].lower() for lang in agent.languages} | {"en"}
-    # By base language, as speaker_first compares: "es-MX" is Spanish, "en-GB" is shown to everyone at once.
+    spoken = {language_base(lang) for lang in agent.languages}
+    # By base language, as speaker_first compares: "es-MX" is Spanish.
     understood = Q(language="")
     for base in sorted(spoken):
         understood |= Q(language__iexact=base) | Q(language__istartswith=f"{base}-")
-    window = now - timedelta(seconds=LANGUAGE_FIRST_SECONDS)
-    return Q(team__routing_mode="pool", queued_at__gt=window) & ~understood
+    return Q(speakers_first_until__gt=now) & ~understood
 
 
 def queue_for_agent(*, agent: AgentProfile, limit: int = 200) -> list[Handoff]:
@@ -344,6 +348,7 @@ def queue_item_public(handoff: Handoff, *, now: datetime, emotion: str | None = 
         "language": handoff.language,
         # a warm transfer whose sender is still chatting (handoffs.services.transfers): take over, not claim
         "overlap_until": iso(handoff.overlap_until) if handoff.overlap_until else None,
+        "speakers_first_until": iso(handoff.speakers_first_until) if handoff.speakers_first_until else None,
     }
 
 
@@ -377,6 +382,13 @@ class Colleague:
     @property
     def name(self) -> str:
         return self.profile.name
+
+
+def agents_present(*, now: datetime | None = None) -> QuerySet[AgentProfile]:
+    """People who are available now: they said so, and a console of theirs was seen within
+    ``PRESENCE_STALE_SECONDS`` (a closed laptop does not keep anyone "available")."""
+    seen_since = (now or timezone.now()) - timedelta(seconds=settings.WARMLINE["PRESENCE_STALE_SECONDS"])
+    return AgentProfile.objects.filter(presence=AgentProfile.Presence.AVAILABLE, last_seen_at__gte=seen_since)
 
 
 def colleagues_available(*, agent: AgentProfile, stale_after: timedelta) -> list[Colleague]:

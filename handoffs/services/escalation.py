@@ -5,6 +5,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.utils import timezone
+
 from handoffs.broadcast import broadcast_on_commit, team_queue_group
 from handoffs.clock import iso
 from handoffs.context import package as pkg
@@ -19,7 +21,7 @@ from handoffs.models import (
 from handoffs.priority import handoff_priority
 from handoffs.scheduling import run_later
 from handoffs.schemas import EscalationData
-from handoffs.selectors import LANGUAGE_FIRST_SECONDS, person_name
+from handoffs.selectors import person_name
 from handoffs.services.callbacks import callback_enqueue
 from handoffs.services.report_columns import re_escalated_refresh, sentiment_sides_refresh
 from handoffs.services.routing import (
@@ -28,6 +30,7 @@ from handoffs.services.routing import (
     offer_next,
     queued_event,
     route_team,
+    speakers_first_until,
     takeback_schedule,
 )
 from handoffs.services.wait import estimate_wait_seconds
@@ -96,6 +99,7 @@ def handoff_escalate(
         urgency=data.urgency,
         skills=list(data.skills),
         language=data.language or "",
+        speakers_first_until=speakers_first_until(team=team, language=data.language or "", at=at),
         base_priority=priority.base,
         priority_reasons=priority.reasons,
         queue_key=queue_key,
@@ -120,8 +124,9 @@ def handoff_escalate(
         offer_next(handoff)  # announces the row to the person offered it (or to the pool)
     else:
         broadcast_on_commit(team_queue_group(team.id), queued_event(handoff, now=handoff.queued_at))
-        if needs_speaker(handoff):
-            run_later(announce_handoff, str(handoff.id), delay=LANGUAGE_FIRST_SECONDS)
+        if needs_speaker(handoff) and handoff.speakers_first_until is not None:
+            delay = (handoff.speakers_first_until - timezone.now()).total_seconds()
+            run_later(announce_handoff, str(handoff.id), delay=max(0.0, delay))
     takeback_schedule(handoff)
     eta_refresh_soon(team.id)  # a more urgent arrival moves others back
     return handoff, True

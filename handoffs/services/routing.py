@@ -20,7 +20,6 @@
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
@@ -29,7 +28,13 @@ from handoffs.broadcast import broadcast_on_commit, team_queue_group
 from handoffs.clock import iso
 from handoffs.models import AgentProfile, Bot, Conversation, Handoff, HandoffStatus, Team
 from handoffs.scheduling import run_later
-from handoffs.selectors import queue_item_public, speaker_first
+from handoffs.selectors import (
+    LANGUAGE_FIRST_SECONDS,
+    agents_present,
+    language_base,
+    queue_item_public,
+    speaker_first,
+)
 from handoffs.services.callbacks import callback_enqueue
 from handoffs.services.wait import estimate_wait_seconds, team_load
 from handoffs.tasks import offer_expire, refresh_eta, takeback_offer
@@ -41,9 +46,12 @@ ACTIVE = (HandoffStatus.PREPARING, HandoffStatus.CONNECTED)
 TIMER_TOLERANCE = timedelta(seconds=1)
 
 
+def _speaks(agent: AgentProfile, language: str) -> bool:
+    return language_base(language) in {language_base(lang) for lang in agent.languages}
+
+
 def _covers(agent: AgentProfile, *, skills: list[str], language: str) -> bool:
-    speaks = not language or language.split("-")[0].lower() in {lang.lower() for lang in agent.languages}
-    return speaks and set(skills) <= set(agent.skills)
+    return (not language or _speaks(agent, language)) and set(skills) <= set(agent.skills)
 
 
 def route_team(*, bot: Bot, skills: list[str], language: str) -> Team:
@@ -58,9 +66,22 @@ def route_team(*, bot: Bot, skills: list[str], language: str) -> Team:
     return default
 
 
+def speakers_first_until(*, team: Team, language: str, at: datetime) -> datetime | None:
+    """When a new pool handoff's language-first window ends, or None when everyone may see it at once:
+    English or no language, an offer team, or no speaker of it present in the team right now (a customer
+    never waits for a speaker who is not there)."""
+    base = language_base(language)
+    if team.routing_mode != Team.RoutingMode.POOL or base in {"", "en"}:
+        return None
+    present = agents_present().filter(teams=team).only("languages")
+    if not any(_speaks(agent, base) for agent in present):
+        return None
+    return at + timedelta(seconds=LANGUAGE_FIRST_SECONDS)
+
+
 def needs_speaker(handoff: Handoff) -> str:
     """The language a pool handoff is first shown in, or "" when everyone may see it now."""
-    return speaker_first(handoff.language, queued_at=handoff.queued_at, now=timezone.now())
+    return speaker_first(handoff.language, until=handoff.speakers_first_until, now=timezone.now())
 
 
 # --- offers ---------------------------------------------------------------------------------------
@@ -83,11 +104,9 @@ def _candidates(handoff: Handoff) -> list[AgentProfile]:
     """Who may be offered the handoff, best first: present, under capacity counting their running offers,
     not offered it before; matching language and skills first, then least loaded, then longest idle."""
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.WARMLINE["PRESENCE_STALE_SECONDS"])
     agents = list(
-        AgentProfile.objects.filter(
-            teams=handoff.team, presence=AgentProfile.Presence.AVAILABLE, last_seen_at__gte=stale
-        )
+        agents_present(now=now)
+        .filter(teams=handoff.team)
         .exclude(user_id__in=handoff.offered_before)
         .select_related("user")
         .annotate(

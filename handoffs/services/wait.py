@@ -26,7 +26,8 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from handoffs.models import AgentProfile, Handoff, HandoffStatus, Team
+from handoffs.models import Handoff, HandoffStatus, Team
+from handoffs.selectors import agents_present
 
 WAIT_HISTORY = timedelta(days=7)
 WAIT_SAMPLE = 50
@@ -56,10 +57,11 @@ class TeamLoad:
 def team_load(team: Team, *, now: datetime | None = None) -> TeamLoad:
     now = now or timezone.now()
     since = now - WAIT_HISTORY
-    stale = now - timedelta(seconds=settings.WARMLINE["PRESENCE_STALE_SECONDS"])
-    available = AgentProfile.objects.filter(
-        teams=team, presence=AgentProfile.Presence.AVAILABLE, last_seen_at__gte=stale
-    ).annotate(holding=Count("user__handoffs", filter=Q(user__handoffs__status__in=HOLDING)))
+    available = (
+        agents_present(now=now)
+        .filter(teams=team)
+        .annotate(holding=Count("user__handoffs", filter=Q(user__handoffs__status__in=HOLDING)))
+    )
     slots, busy = 0, 0
     for capacity, holding in available.values_list("capacity", "holding"):
         slots += capacity

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from handoffs.models import Bot, Handoff, OutboundDelivery
+from handoffs.selectors import LANGUAGE_FIRST_SECONDS
 from handoffs.services.agents import agent_presence_set, agents_mark_absent_offline
 from handoffs.services.routing import eta_refresh, offer_expire_due, route_team
 from tests.factories import AgentFactory, TeamFactory
@@ -101,8 +102,11 @@ def test_a_spanish_conversation_goes_to_spanish_speakers_first(escalate, agent, 
     handoff_id = escalate(language="es")
     assert [item["id"] for item in api_as(teammate).get("/queue").json()["handoffs"]] == [handoff_id]
     assert api_as(agent).get("/queue").json()["handoffs"] == []
-    # after the language-first minute everyone sees it
-    Handoff.objects.filter(pk=handoff_id).update(queued_at=timezone.now() - timedelta(seconds=61))
+    # the window is the language-first minute from when it was queued
+    handoff = Handoff.objects.get(pk=handoff_id)
+    assert handoff.speakers_first_until == handoff.queued_at + timedelta(seconds=LANGUAGE_FIRST_SECONDS)
+    # after it everyone sees it
+    Handoff.objects.filter(pk=handoff_id).update(speakers_first_until=timezone.now() - timedelta(seconds=1))
     assert [item["id"] for item in api_as(agent).get("/queue").json()["handoffs"]] == [handoff_id]
 
 

@@ -120,6 +120,15 @@ SCENARIOS = {
         language="es-MX",
         seen_by=frozenset({"grace"}),
     ),
+    "pool: nobody in the team speaks it, so everyone sees it at once": Scenario(
+        "pool", TWO, language="es", seen_by=frozenset(TWO)
+    ),
+    "pool: its only speaker is away, so everyone sees it at once": Scenario(
+        "pool",
+        {"ada": Person(), "grace": Person(languages=("es",), presence="away")},
+        language="es",
+        seen_by=frozenset({"ada", "grace"}),
+    ),
     "pool: English is shown to everyone at once": Scenario(
         "pool",
         {"ada": Person(languages=("es",)), "grace": Person()},
