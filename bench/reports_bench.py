@@ -11,8 +11,8 @@ promises on 30 % of conversations; then what the report reads off each handoff (
 sentiment sums and counts before the handoff and after the connect, the CSAT sums and counts per phase,
 the re-escalated flag) is filled by the product's own ``report_columns_refresh``, as the services do
 when these rows arrive one by one. Ids are ``md5(...)::uuid`` of the row number, so related rows are
-joined by recomputing them. Then ``VACUUM ANALYZE``. A supervisor of all five teams gets an API token
-(``create_agent --supervisor --token``): the report reads every team, the heaviest scope.
+joined by recomputing them. ``VACUUM ANALYZE`` before the fill, and of the handoffs after it. A
+supervisor of all five teams gets an API token (``create_agent --supervisor --token``): the report reads every team, the heaviest scope.
 
 Timed, sequential, on the engines-on daphne (as deployed): the JSON report (``handoff_quality`` and
 ``by_day`` of one request, exactly what the dashboard and the CSV compute) for the 30 days ending
@@ -389,11 +389,7 @@ def load(
             f"FROM generate_series(0, {firsts - 1}) AS i WHERE i % 10 < 3",
         )
         rest_s = time.perf_counter()
-        # What the report reads off each handoff (sentiment sides, CSAT sums, re-escalated), filled by the
-        # product's own function, as its services do when these rows arrive one by one.
-        fill_report_columns()
-        columns_s = time.perf_counter()
-        for table in (
+        tables = (
             "handoffs_handoff",
             "handoffs_conversation",
             "handoffs_turn",
@@ -401,8 +397,15 @@ def load(
             "handoffs_csatrating",
             "handoffs_commitment",
             "handoffs_customer",
-        ):
+        )
+        for table in tables:  # statistics and visibility first: the fill reads the turns' index only
             conn.execute(f"VACUUM ANALYZE {table}")
+        vacuumed_s = time.perf_counter()
+        # What the report reads off each handoff (sentiment sides, CSAT sums, re-escalated), filled by the
+        # product's own function, as its services do when these rows arrive one by one.
+        fill_report_columns()
+        columns_s = time.perf_counter()
+        conn.execute("VACUUM ANALYZE handoffs_handoff")  # the fill rewrote every handoff
         done = time.perf_counter()
     return {
         "counts": counts,
@@ -412,8 +415,8 @@ def load(
         "handoffs_s": handoffs_s - loaded,
         "turns_s": turns_s - handoffs_s,
         "rest_s": rest_s - turns_s,
-        "report_columns_s": columns_s - rest_s,
-        "vacuum_analyze_s": done - columns_s,
+        "report_columns_s": columns_s - vacuumed_s,
+        "vacuum_analyze_s": (vacuumed_s - rest_s) + (done - columns_s),
     }
 
 
@@ -536,7 +539,7 @@ def report_quality(ctx: Context) -> list[Row]:
         ctx.stack.database_url,
         handoffs=count,
         supervisor=SUPERVISOR,
-        fill_report_columns=lambda: ctx.stack.manage("shell", "-c", FILL_REPORT_COLUMNS),
+        fill_report_columns=lambda: ctx.stack.manage("shell", "-c", FILL_REPORT_COLUMNS, timeout=900),
     )
     until = datetime.now(tz=UTC)
     since = until - timedelta(days=WINDOW_DAYS)

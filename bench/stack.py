@@ -138,8 +138,8 @@ class Stack:
         finally:
             client.close()
 
-    def manage(self, *args: str) -> str:
-        return self.python("manage.py", *args)
+    def manage(self, *args: str, timeout: float = 300) -> str:
+        return self.python("manage.py", *args, timeout=timeout)
 
     def python(self, *args: str, timeout: float = 300) -> str:
         """``python *args`` in the project with the servers' settings; its output, or StackError."""
