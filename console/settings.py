@@ -143,6 +143,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-routing-timers": {"task": "handoffs.tasks.sweep_routing_timers", "schedule": 10.0},
     # Every 5 s: with the short lease, a worker killed mid-callback holds its line up for ~15-20 s, not 90.
     "deliver-due-callbacks": {"task": "handoffs.tasks.deliver_due_callbacks", "schedule": 5.0},
+    "resend-pending-tasks": {"task": "handoffs.tasks.resend_pending_tasks", "schedule": 30.0},
     "mark-absent-agents-offline": {"task": "handoffs.tasks.mark_absent_agents_offline", "schedule": 60.0},
     "mark-overdue-commitments": {"task": "handoffs.tasks.mark_overdue_commitments", "schedule": 300.0},
 }
@@ -231,6 +232,8 @@ WARMLINE = {
     "CALLBACK_RETRY_HOURS": env_int("WARMLINE_CALLBACK_RETRY_HOURS", 25),
     # A callback sent over the bot's websocket counts as failed (and is retried) without an ack in this time.
     "CALLBACK_ACK_TIMEOUT_SECONDS": env_int("WARMLINE_CALLBACK_ACK_TIMEOUT_SECONDS", 10),
+    # A durable task (handoffs.scheduling) asked for this long ago and not done since is sent again.
+    "PENDING_TASK_RESEND_SECONDS": env_int("WARMLINE_PENDING_TASK_RESEND_SECONDS", 60),
     # Presence: an agent with no open console socket for this long reads as offline.
     "PRESENCE_STALE_SECONDS": 90,
 }

@@ -656,6 +656,30 @@ class OutboundDelivery(TimeStamped):
         return f"{self.type} → {self.bot} ({self.status})"
 
 
+class PendingTask(models.Model):
+    """One ask for a durable task that no run has covered yet (handoffs.scheduling).
+
+    Inserted in the transaction of the change that asks for the task (insert only: no row is shared by
+    concurrent requests, so asking never waits on a lock); deleted by the first run that started after it
+    committed and succeeded. A row that stays (the broker was down when the task was queued, Redis lost its
+    queue, or the run failed) is sent again by beat's ``resend_pending_tasks``."""
+
+    key = models.CharField(max_length=300, help_text="Task name and arguments.")
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    asked_at = models.DateTimeField()
+    resent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["key"], name="pendingtask_key"),
+            models.Index(fields=["asked_at"], name="pendingtask_asked"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class DeliveryAttempt(models.Model):
     class Channel(models.TextChoices):
         HTTP = "http"

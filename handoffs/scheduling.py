@@ -8,22 +8,36 @@ after their transaction commits, so the task sees what they wrote.
 By then the caller's work is saved, so a task that cannot be queued (the broker, Redis, is down) is logged
 and dropped rather than turning a request that succeeded into an error: PostgreSQL holds the truth, the
 beat sweeps pick up lost timers and callbacks, and the consoles resync when they reconnect.
+
+Work that no sweep could find again from its effect (assistance for a message, inference from a turn,
+an ETA refresh) is declared durable: ``@shared_task(durable=True)``. Asking for a durable task also
+inserts a ``PendingTask`` row in the caller's transaction; a run that succeeded deletes the rows of its
+task and arguments that were committed when it started (``task_prerun``/``task_postrun``): those asks
+are covered by what it read. Whatever stays (the broker was down, Redis lost its queue, the
+run failed) is sent again by beat's ``resend_pending_tasks`` after ``PENDING_TASK_RESEND_SECONDS``.
+Durable tasks are idempotent, so a task both queued and resent has its effect once.
 """
 
+import json
 import logging
 import threading
+from datetime import timedelta
 from typing import Any
 
-from celery import Task
+from celery import Task, current_app
+from celery.signals import task_postrun, task_prerun
 from django.conf import settings
 from django.db import connections, transaction
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 logger = logging.getLogger(__name__)
+PENDING_TASK_GIVE_UP = timedelta(hours=24)
 
 
 def enqueue_on_commit(task: Task, *args: Any) -> None:
     """``task.delay(*args)`` once the current transaction commits (``delay_on_commit``), outage-proof."""
+    _remember_if_durable(task, args)
     transaction.on_commit(lambda: _enqueue(task, args))
 
 
@@ -42,6 +56,7 @@ def _dropped(task: Task, error: Exception) -> None:
 
 def run_later(task: Task, *args: Any, delay: float = 0.0) -> None:
     """Run ``task(*args)`` in ``delay`` seconds, once the current transaction (if any) has committed."""
+    _remember_if_durable(task, args)
     transaction.on_commit(lambda: _schedule(task, args, max(0.0, delay)))
 
 
@@ -62,3 +77,78 @@ def _run_in_thread(task: Task, args: tuple[Any, ...]) -> None:
         task.apply(args=args)
     finally:
         connections.close_all()  # this thread's connections must not outlive it
+
+
+# --- durable tasks --------------------------------------------------------------------------------
+
+
+def _key(name: str, args: Any) -> str:
+    return f"{name}:{json.dumps(list(args), separators=(',', ':'), default=str)}"[:300]
+
+
+def _remember_if_durable(task: Task, args: tuple[Any, ...]) -> None:
+    """Insert the ask's PendingTask row in the caller's transaction."""
+    if not getattr(task, "durable", False):
+        return
+    from handoffs.models import PendingTask
+
+    PendingTask.objects.create(
+        key=_key(task.name, args), task=task.name, args=list(args), asked_at=timezone.now()
+    )
+
+
+_covered: dict[str, list[int]] = {}
+
+
+@task_prerun.connect
+def _note_covered(task_id: str, task: Task, args: Any = None, **_: Any) -> None:
+    """The asks committed before this run reads anything are the ones it will have done."""
+    if not getattr(task, "durable", False):
+        return
+    from handoffs.models import PendingTask
+
+    try:
+        _covered[task_id] = list(
+            PendingTask.objects.filter(key=_key(task.name, args or ())).values_list("pk", flat=True)
+        )
+    except Exception:  # the database is away: the run will fail too, and the rows are resent later
+        logger.warning("could not read the pending rows of %s", task.name, exc_info=True)
+
+
+@task_postrun.connect
+def _forget_done(task_id: str, task: Task, state: str | None = None, **_: Any) -> None:
+    covered = _covered.pop(task_id, None)
+    if not covered or state != "SUCCESS":
+        return
+    from handoffs.models import PendingTask
+
+    try:
+        PendingTask.objects.filter(pk__in=covered).delete()
+    except Exception:  # resent later; durable tasks are idempotent, so nothing is done twice
+        logger.warning("could not clear the pending rows of %s", task.name, exc_info=True)
+
+
+def pending_tasks_resend(*, limit: int = 500) -> int:
+    """Send again, once per task and arguments, the durable tasks asked for over
+    ``PENDING_TASK_RESEND_SECONDS`` ago that no run has covered since (each at most once per that period);
+    give up on asks a day old. Returns how many were sent."""
+    from handoffs.models import PendingTask
+
+    now = timezone.now()
+    quiet = now - timedelta(seconds=settings.WARMLINE["PENDING_TASK_RESEND_SECONDS"])
+    expired = PendingTask.objects.filter(asked_at__lt=now - PENDING_TASK_GIVE_UP)
+    for row in expired[:limit]:
+        logger.error("durable task %s still failing after a day; given up", row.key)
+    expired.delete()
+    due = PendingTask.objects.filter(asked_at__lte=quiet).exclude(resent_at__gt=quiet)
+    keys = list(due.order_by("key").values_list("key", "task", "args").distinct("key")[:limit])
+    sent = 0
+    for key, name, args in keys:
+        try:
+            current_app.send_task(name, args=args)
+        except BrokerUnavailable as error:
+            logger.warning("resending durable tasks stopped: the broker is unavailable (%s)", error)
+            break
+        due.filter(key=key).update(resent_at=now)
+        sent += 1
+    return sent

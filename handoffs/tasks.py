@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from handoffs import scheduling  # noqa: F401 - connects the durable-task signals in every worker
 from handoffs.models import InboundRequest
 from handoffs.services.selfmodel import selfmodel_infer_from_turn, selfmodel_infer_recurring_issue
 
@@ -18,12 +19,12 @@ def prune_inbound_requests() -> int:
     return deleted
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, durable=True)
 def infer_self_model_from_turn(turn_id: int) -> int:
     return len(selfmodel_infer_from_turn(turn_id=turn_id))
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, durable=True)
 def infer_recurring_issue(conversation_id: str) -> bool:
     return selfmodel_infer_recurring_issue(conversation_id=conversation_id) is not None
 
@@ -95,7 +96,7 @@ def deliver_due_callbacks() -> int:
 # --- assistance after the handoff -----------------------------------------------------------------
 
 
-@shared_task(acks_late=True, soft_time_limit=10, time_limit=20)
+@shared_task(acks_late=True, soft_time_limit=10, time_limit=20, durable=True)
 def assist_for_turn(turn_id: int) -> int:
     """Articles, replies, mood alerts or commitment updates for one new message; idempotent per message
     and kind, so a redelivered task (worker killed mid-run) writes and pushes nothing twice."""
@@ -121,7 +122,7 @@ def offer_expire(handoff_id: str) -> bool:
     return offer_expire_due(handoff_id=handoff_id)
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, durable=True)
 def refresh_eta(team_id: int) -> int:
     from handoffs.services.routing import eta_refresh
 
@@ -140,3 +141,14 @@ def announce_handoff(handoff_id: str) -> bool:
     from handoffs.services.routing import announce_to_all
 
     return announce_to_all(handoff_id=handoff_id)
+
+
+# --- durable tasks (handoffs.scheduling) ----------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def resend_pending_tasks() -> int:
+    """Beat: send again the durable tasks whose queueing or run was lost (Redis down, a failed run)."""
+    from handoffs.scheduling import pending_tasks_resend
+
+    return pending_tasks_resend()

@@ -120,8 +120,20 @@ def selfmodel_infer_from_turn(*, turn_id: int) -> list[Observation]:
         return []
     customer = turn.conversation.customer
     current = {belief.key: belief for belief in Belief.objects.filter(customer=customer)}
+    # Idempotent per turn (the task is durable: it may be resent after a lost run): what an earlier run
+    # inferred from this same turn is not recorded again.
+    done = set(
+        Observation.objects.filter(
+            customer=customer,
+            conversation=turn.conversation,
+            source=Observation.Source.INFERRED,
+            observed_at=turn.occurred_at,
+        ).values_list("key", flat=True)
+    )
     recorded = []
     for inference in infer_from_customer_text(turn.text):
+        if inference.key in done:
+            continue
         held = current.get(inference.key)
         if held is not None and held.value == inference.value and held.confidence >= inference.confidence:
             continue  # nothing new: do not pile up identical evidence turn after turn
@@ -157,6 +169,15 @@ def selfmodel_infer_recurring_issue(*, conversation_id: Any) -> Observation | No
     )
     if earlier == 0:
         return None
+    already = Observation.objects.filter(
+        customer=conversation.customer,
+        conversation=conversation,
+        key="recurring_issue",
+        value=conversation.issue_type,
+        source=Observation.Source.INFERRED,
+    )
+    if already.exists():
+        return None  # a resent or repeated run (idempotent per conversation and issue type)
     return observation_record(
         customer=conversation.customer,
         key="recurring_issue",
