@@ -24,6 +24,7 @@ BENCHMARK_MODULES = (
     "bench.reports_bench",
     "bench.simulator_rate",
     "bench.eta",
+    "bench.callbacks_bench",
 )
 for _module in BENCHMARK_MODULES:
     importlib.import_module(_module)

@@ -179,6 +179,7 @@ class Worker(Process):
 
     broker_url: str = ""
     concurrency: int = 2
+    include: tuple[str, ...] = ()  # extra task modules (a benchmark's baseline tasks)
     hostname: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:8]}@{socket.gethostname()}")
 
     def command(self) -> list[str]:
@@ -194,6 +195,7 @@ class Worker(Process):
             "--without-mingle",
             "--without-heartbeat",
             f"--hostname={self.hostname}",
+            *(f"--include={module}" for module in self.include),
         ]
 
     def wait_ready(self) -> None:
@@ -225,8 +227,12 @@ class Servers:
         server.start()
         return server
 
-    def start_worker(self, label: str, env: dict[str, str], *, concurrency: int = 2) -> Worker:
-        worker = Worker(label=label, env=env, broker_url=env["REDIS_URL"], concurrency=concurrency)
+    def start_worker(
+        self, label: str, env: dict[str, str], *, concurrency: int = 2, include: tuple[str, ...] = ()
+    ) -> Worker:
+        worker = Worker(
+            label=label, env=env, broker_url=env["REDIS_URL"], concurrency=concurrency, include=include
+        )
         self.started.append(worker)
         worker.start()
         return worker

