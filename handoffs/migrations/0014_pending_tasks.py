@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('handoffs', '0012_handoff_report_columns'),
+        ('handoffs', '0013_handoff_speakers_first_until'),
     ]
 
     operations = [
