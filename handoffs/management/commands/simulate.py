@@ -42,7 +42,7 @@ def _rate(value: str) -> float:
 class Command(BaseCommand):
     help = (
         "Simulate customers: N conversations at R new ones per second, streamed to the console over the "
-        "signed bot API; some escalate, and the customers answer the agents."
+        "signed bot API; each escalates, and the customers answer the agents."
     )
     requires_system_checks: list[str] = []  # talks HTTP; reads the database only for --bot's secret
 
