@@ -58,6 +58,17 @@ def _clean_test_redis():
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test gets its own channel layer instance. channels_redis binds a layer's receive lock to the
+    event loop of the first socket that waits on it; pytest-asyncio gives every async test a new loop, so a
+    layer shared across tests failed now and then with "bound to a different event loop" under xdist."""
+    yield
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def token_for():
     """An API token for a persona (the same service as ``create_agent --token``)."""
