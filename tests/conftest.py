@@ -1,7 +1,14 @@
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from tests.botclient import BotClient
 from tests.factories import AgentFactory, TeamFactory, make_bot
+
+# Property tests check what is computed, never how fast: Hypothesis's per-example deadline and its
+# "generation is slow" check are timings, and on a loaded 2-core CI machine they failed correct code.
+hypothesis_settings.register_profile("warmline", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("warmline")
 
 
 @pytest.fixture
