@@ -94,7 +94,11 @@ def agent_presence_set(*, agent: AgentProfile, presence: str) -> AgentProfile:
     if presence == AgentProfile.Presence.AWAY:
         from handoffs.services.routing import offers_withdraw
 
-        offers_withdraw(user_id=agent.user_id)
+        # After the caller's transaction (at once without one): withdrawing locks each offered handoff, and
+        # a caller that already holds agent profiles (a shift handover) would take a handoff after a
+        # profile, the reverse of the house order, and deadlock with an offer expiring meanwhile.
+        user_id = agent.user_id
+        transaction.on_commit(lambda: offers_withdraw(user_id=user_id))
     return agent
 
 

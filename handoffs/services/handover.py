@@ -5,8 +5,10 @@ snapshot of each from its live package (state, what is pending, what to watch fo
 plain text assembled from the data, no model, so the same package always drafts the same words. The agent
 edits the snapshots and picks, per handoff, a colleague or a team queue; ``handover_apply`` transfers them
 all in one transaction through ``handoff_transfer`` (so each becomes a warm transfer with its own frame,
-whose note is the snapshot), then sets the agent away. Any invalid target or a colleague without room
-rolls the whole handover back; a retry with the same key returns the first result.
+whose note is the snapshot), then sets the agent away (their pending offers are withdrawn after the commit).
+Every conversation and handoff of the handover is locked first, then the profiles (see ``_lock_all``), the
+house order. Any invalid target or a colleague without room rolls the whole handover back; a retry with the
+same key returns the first result.
 
 The rank is the priority each conversation will have in its receiver's queue (handoffs.priority):
 ``transfer_priority`` (urgency, mood and trend now, complexity, authority, the transfer itself) plus
@@ -28,7 +30,7 @@ from django.utils import timezone
 from handoffs.context.reading import PRIMARY_SLOTS, detail_phrase, first_customer_text
 from handoffs.context.summary import readable_due
 from handoffs.errors import Conflict, InvalidInput
-from handoffs.models import AgentProfile, Handoff, HandoffStatus, Handover, Team
+from handoffs.models import AgentProfile, Conversation, Handoff, HandoffStatus, Handover, Team
 from handoffs.priority import DUE_SOON_SECONDS, Priority, handover_fragility
 from handoffs.selectors import (
     Colleague,
@@ -361,6 +363,7 @@ def handover_apply(
         return earlier, False
 
     items = _checked_items(agent, items)
+    _lock_all([choice.handoff_id for choice in items])
     teams = {team.name: team for team in agent.teams.all()}
     colleagues = {person.username: person.profile for person in handover_colleagues(agent=agent)}
     for index, choice in enumerate(items):
@@ -397,8 +400,33 @@ def handover_apply(
     handover.items = results
     handover.save(update_fields=["items"])
     if away:
+        # Away with the handover, all or nothing; the agent's pending offers are withdrawn once this commits
+        # (agent_presence_set defers it): withdrawing locks handoffs, and this transaction holds profiles.
         agent_presence_set(agent=agent, presence=AgentProfile.Presence.AWAY)
     return handover, True
+
+
+def _lock_all(handoff_ids: list[str]) -> None:
+    """Lock every conversation, then every handoff, of the handover before anything else (in pk order).
+
+    House order is conversation, handoff, then agent profile; between its transfers a handover locks
+    profiles (offering a transferred handoff, then the room check), so the next transfer's conversation and
+    handoff would come after a profile: taken here first, the transfers re-lock rows already held."""
+    conversation_ids = sorted(
+        Handoff.objects.filter(pk__in=handoff_ids).values_list("conversation_id", flat=True).distinct()
+    )
+    list(
+        Conversation.objects.select_for_update(no_key=True, of=("self",))
+        .filter(pk__in=conversation_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    list(
+        Handoff.objects.select_for_update(of=("self",))
+        .filter(pk__in=handoff_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def _checked_items(agent: AgentProfile, items: list[HandoverChoice]) -> list[HandoverChoice]:

@@ -3,13 +3,17 @@ them at once, and the same handover sent twice at once transfers once."""
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection, connections, transaction
+from django.utils import timezone
 
 from handoffs.errors import DomainError
 from handoffs.models import AgentProfile, Handoff, Handover
 from handoffs.services.handover import HandoverChoice, handover_apply, handover_plan
+from handoffs.services.routing import offer_expire_due
+from tests.botclient import escalation, turn
 from tests.factories import AgentFactory
 from tests.handoffs.test_concurrency import requires_postgres, run_concurrently
 from tests.support.shift import held, here
@@ -109,3 +113,67 @@ def test_the_same_handover_sent_twice_at_once_transfers_once(bot_client, api_as,
     assert sorted(result[2] for result in results) == [False, True]
     assert Handoff.objects.filter(status="transferred").count() == 2
     assert Handoff.objects.filter(status="queued").count() == 2
+
+
+def test_a_handover_and_an_expiring_offer_to_the_leaver_do_not_deadlock(
+    bot_client, api_as, agent, teammate, support_team
+):
+    """The reviewer's case: ada (leaving) was offered handoff Y; Y's offer expires while she hands over to
+    grace. The expiry holds Y and waits for grace's profile; the handover holds grace's profile (its room
+    check). Were ada's offers withdrawn inside the handover's transaction, it would then wait for Y: a
+    deadlock, which PostgreSQL breaks by aborting one of them."""
+    two_each(bot_client, api_as, [agent])
+    here(teammate, capacity=3)
+    support_team.routing_mode = "offer"
+    support_team.offer_seconds = 600  # no timer of its own fires during the test
+    support_team.save()
+    bot_client.post(turn("My parcel never came.", conversation="c-y", first=True))
+    y = bot_client.post(escalation("c-y")).json()["handoff"]["id"]
+    Handoff.objects.filter(pk=y).update(
+        offered_to=agent.user,
+        offered_before=[agent.user_id],
+        offer_expires_at=timezone.now() - timedelta(seconds=5),
+    )
+    items = everything_to(agent, "grace")
+    results: dict = {}
+
+    def hand_over() -> None:
+        try:
+            results["handover"] = attempt(agent, items, key="k")
+        except Exception as error:  # a deadlock surfaces as a database error, not a domain one
+            results["handover"] = ("error", repr(error))
+        finally:
+            connections.close_all()
+
+    def expire() -> None:
+        try:
+            results["expire"] = offer_expire_due(handoff_id=y)
+        except Exception as error:
+            results["expire"] = repr(error)
+        finally:
+            connections.close_all()
+
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 30
+        while waiting_on_locks() < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert waiting_on_locks() >= count
+
+    # when: the handover, holding grace's profile, is held up setting ada away; meanwhile the expiry takes Y
+    # and waits for grace's profile; then ada's profile is released
+    threads = [threading.Thread(target=hand_over), threading.Thread(target=expire)]
+    with transaction.atomic():
+        AgentProfile.objects.select_for_update().get(pk=agent.pk)
+        threads[0].start()
+        wait_for(1)
+        threads[1].start()
+        wait_for(2)
+    for thread in threads:
+        thread.join(timeout=60)
+    # then: both went through; Y moved on to grace, and ada is away with no offer left
+    assert results["handover"][0] == "ok", results
+    assert results["expire"] is True, results
+    assert Handoff.objects.get(pk=y).offered_to_id == teammate.user_id
+    assert Handoff.objects.filter(reserved_for=teammate.user, status="queued").count() == 2
+    assert AgentProfile.objects.get(pk=agent.pk).presence == "away"
+    assert not Handoff.objects.filter(offered_to=agent.user, status="queued").exists()
