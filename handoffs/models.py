@@ -352,6 +352,9 @@ class Observation(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices)
     source_ref = models.CharField(max_length=100, help_text="Bot id or username.")
     observed_at = models.DateTimeField()
+    # The customer turn an inference was drawn from. The inference task is durable (it may be resent, and
+    # two runs may overlap), so it is idempotent on the turn itself: turns of one batch share a timestamp.
+    turn = models.ForeignKey(Turn, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["customer", "key", "observed_at", "id"]
@@ -359,6 +362,9 @@ class Observation(models.Model):
         constraints: ClassVar = [
             models.CheckConstraint(
                 condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="observation_confidence_range"
+            ),
+            models.UniqueConstraint(
+                fields=["turn", "key"], condition=Q(turn__isnull=False), name="observation_once_per_turn_key"
             ),
         ]
 

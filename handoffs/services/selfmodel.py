@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from handoffs import selectors
@@ -30,6 +30,7 @@ def observation_record(
     source_ref: str,
     observed_at: datetime,
     conversation: Conversation | None = None,
+    turn: Turn | None = None,
 ) -> Observation:
     if value is None:
         # The bodies' schemas refuse null already; this also covers the console's belief form.
@@ -51,6 +52,7 @@ def observation_record(
             source=source,
             source_ref=source_ref,
             observed_at=observed_at,
+            turn=turn,
         )
         belief_refresh(customer=customer, key=key)
     return observation
@@ -120,16 +122,10 @@ def selfmodel_infer_from_turn(*, turn_id: int) -> list[Observation]:
         return []
     customer = turn.conversation.customer
     current = {belief.key: belief for belief in Belief.objects.filter(customer=customer)}
-    # Idempotent per turn (the task is durable: it may be resent after a lost run): what an earlier run
-    # inferred from this same turn is not recorded again.
-    done = set(
-        Observation.objects.filter(
-            customer=customer,
-            conversation=turn.conversation,
-            source=Observation.Source.INFERRED,
-            observed_at=turn.occurred_at,
-        ).values_list("key", flat=True)
-    )
+    # Idempotent per turn (the task is durable: it may be resent after a lost run, or overlap another run):
+    # what a run inferred from this same turn is not recorded again. Keyed on the turn, not its time: the
+    # turns of one batch without ``occurred_at`` all share the batch's time.
+    done = set(Observation.objects.filter(turn=turn).values_list("key", flat=True))
     recorded = []
     for inference in infer_from_customer_text(turn.text):
         if inference.key in done:
@@ -137,8 +133,8 @@ def selfmodel_infer_from_turn(*, turn_id: int) -> list[Observation]:
         held = current.get(inference.key)
         if held is not None and held.value == inference.value and held.confidence >= inference.confidence:
             continue  # nothing new: do not pile up identical evidence turn after turn
-        recorded.append(
-            observation_record(
+        try:
+            observation = observation_record(
                 customer=customer,
                 key=inference.key,
                 value=inference.value,
@@ -148,8 +144,13 @@ def selfmodel_infer_from_turn(*, turn_id: int) -> list[Observation]:
                 source_ref=INFERENCE_REF,
                 observed_at=turn.occurred_at,
                 conversation=turn.conversation,
+                turn=turn,
             )
-        )
+        except IntegrityError:
+            if Observation.objects.filter(turn=turn, key=inference.key).exists():
+                continue  # an overlapping run recorded it first (observation_once_per_turn_key)
+            raise
+        recorded.append(observation)
     return recorded
 
 

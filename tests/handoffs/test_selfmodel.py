@@ -1,11 +1,13 @@
 """The self-model end to end: who writes, who reads which scopes, audits, inferences, privacy."""
 
+import importlib
 import json
 import threading
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.db import connection, connections
 from django.test import Client
@@ -170,6 +172,54 @@ def test_language_and_channel_are_inferred_from_customer_turns(bot_client):
         ("communication_preference", "phone", "inferred"),
     }
     assert again == []  # the self-model already holds it as firmly: no pile of identical evidence
+
+
+def test_each_customer_turn_of_a_batch_is_inferred_once(bot_client):
+    # given: one batch, no occurred_at (both turns get the batch's time); the second changes the channel
+    bot_client.post(
+        {
+            "events": [
+                turn("Please email me the details of my order, thanks", first=True),
+                turn("Actually no, call me instead, it is quicker for me"),
+            ]
+        }
+    )
+    first, second = Turn.objects.filter(role="customer").order_by("seq")
+    assert first.occurred_at == second.occurred_at
+    # when
+    from_first = selfmodel_infer_from_turn(turn_id=first.pk)
+    from_second = selfmodel_infer_from_turn(turn_id=second.pk)
+    count = Observation.objects.count()
+    again = [selfmodel_infer_from_turn(turn_id=t.pk) for t in (first, second)]  # resent asks
+    # then: the second turn's change is recorded on its first run, and a rerun adds nothing
+    assert ("communication_preference", "email") in {(o.key, o.value) for o in from_first}
+    assert ("communication_preference", "phone") in {(o.key, o.value) for o in from_second}
+    assert {o.turn_id for o in from_second} == {second.pk}
+    assert again == [[], []] and Observation.objects.count() == count
+    assert Belief.objects.get(key="communication_preference").value == "phone"
+
+
+def test_the_migration_links_earlier_inferences_to_their_turn_where_unambiguous(bot_client):
+    # given: inferences recorded before observations named their turn: one turn alone, two in one batch
+    bot_client.post(turn("Please email me the details of my order, thanks", first=True))
+    bot_client.post(
+        {"events": [turn("Call me instead, it is quicker for me"), turn("Or text me, whatever is easier")]}
+    )
+    for customer_turn in Turn.objects.filter(role="customer"):
+        selfmodel_infer_from_turn(turn_id=customer_turn.pk)
+    alone = Turn.objects.get(seq=1)
+    linked = dict(Observation.objects.values_list("pk", "turn_id"))
+    Observation.objects.update(turn=None)
+    migration = importlib.import_module("handoffs.migrations.0015_observation_turn")
+    # when
+    with connection.schema_editor() as schema_editor:
+        migration.link_inferences_to_turns(django_apps, schema_editor)
+    # then: the lone turn's inferences are linked again; the batch's (same time, two turns) stay unlinked
+    now = dict(Observation.objects.values_list("pk", "turn_id"))
+    assert {pk for pk, turn_id in now.items() if turn_id} == {
+        pk for pk, turn_id in linked.items() if turn_id == alone.pk
+    }
+    assert any(turn_id == alone.pk for turn_id in now.values())
 
 
 def test_technical_vocabulary_suggests_expertise(bot_client):
