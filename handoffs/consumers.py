@@ -5,8 +5,10 @@ The upgrade request is signed like a GET (over an empty body). Each client frame
 webhook-ids. Each frame is answered ``{"ack": id, "status": …, "body": …}`` with what HTTP would say.
 
 Callbacks (spec §Callbacks) go to a connected bot here instead of its callback_url, as
-``{"id": "<webhook-id>", "event": {...}}``; the bot acks each with the client frame
-``{"ack": "<webhook-id>"}`` (no ``event``, so it is never taken for an event, and it is not answered).
+``{"id": "<webhook-id>", "event": {...}}``. The spec defines no ack, so by default each counts as delivered
+once handed to this socket. A bot that connects with ``?acks=1`` (our extension) acks each with the client
+frame ``{"ack": "<webhook-id>"}`` (no ``event``, so it is never taken for an event, and it is not answered),
+and one it does not ack is sent again.
 The consumer keeps its socket counted live in ``BotSocket`` with a heartbeat (handoffs.services.callbacks).
 """
 
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import json
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -55,7 +58,9 @@ class BotConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(bot_group(self.bot.bot_id), self.channel_name)
         await self.accept()
         # Live only once accepted: callbacks sent to this channel are then written to the socket.
-        await database_sync_to_async(bot_socket_open)(bot=self.bot, channel_name=self.channel_name)
+        await database_sync_to_async(bot_socket_open)(
+            bot=self.bot, channel_name=self.channel_name, acks=wants_acks(self.scope)
+        )
         self.heartbeat = asyncio.create_task(self._beat())
 
     async def disconnect(self, code: int) -> None:
@@ -105,11 +110,19 @@ class BotConsumer(AsyncWebsocketConsumer):
         await self._send_json({"event": message["event"]})
 
     async def warmline_callback(self, message: dict[str, Any]) -> None:
-        """A callback for this bot, sent to this socket by the delivery task; the bot acks it by ``id``."""
+        """A callback for this bot, sent to this socket by the delivery task; ``id`` lets the bot drop
+        repeats, and a bot that opted in to acks acks it by ``id``."""
         await self._send_json({"id": message["id"], "event": message["event"]})
 
     async def _send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload))
+
+
+def wants_acks(scope: dict[str, Any]) -> bool:
+    """The bot opted in to ack callbacks with ``?acks=1`` on the upgrade (the query is not signed, but only
+    the bot that signed the upgrade is affected by it)."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return query.get("acks", [""])[-1] in {"1", "true"}
 
 
 class CallbackAck:

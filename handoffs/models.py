@@ -165,10 +165,14 @@ class BotSocket(models.Model):
     Callbacks go over a live socket instead of HTTP; a socket whose heartbeat stopped (its web process
     crashed without closing it) stops counting after a few missed beats, so it never holds events back.
     Closed sockets are kept a while: a bot that used the websocket recently still has its callbacks
-    recorded, and gets them when it reconnects."""
+    recorded, and gets them when it reconnects.
+
+    ``acks``: the bot opted in (``?acks=1`` on the upgrade) to ack each callback; the spec defines no ack,
+    so without it a callback handed to the socket counts as delivered at once."""
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="sockets")
     channel_name = models.CharField(max_length=200, unique=True)
+    acks = models.BooleanField(default=False)
     connected_at = models.DateTimeField()
     seen_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)

@@ -10,7 +10,9 @@ Delivery is at least once: a worker killed after the bot answered but before the
 sends it again with the same ``webhook-id``, which bots use to drop the duplicate.
 
 A bot with a live websocket (spec §Bot websocket) gets its callbacks there instead of over HTTP, as
-``{"id": "<webhook-id>", "event": {...}}``, and acks each with ``{"ack": "<webhook-id>"}``. The delivery
+``{"id": "<webhook-id>", "event": {...}}``. The spec defines no ack, so by default a callback handed to the
+socket's channel counts as delivered at once and the line moves on. A bot that opted in to acks
+(``?acks=1`` on the upgrade, ``BotSocket.acks``) acks each with ``{"ack": "<webhook-id>"}``; its delivery
 stays the head of its line, leased, until the ack comes (``callbacks_ack``): no ack within
 ``CALLBACK_ACK_TIMEOUT_SECONDS``, or the socket closing first, is a failed attempt retried like a failed
 HTTP one, over a socket if one is live then, else over HTTP. Sockets are tracked in ``BotSocket`` with a
@@ -40,10 +42,13 @@ from handoffs.signing import sign
 
 logger = logging.getLogger(__name__)
 
-# How long a worker holds the head of a line while it sends it over HTTP: the request's worst case (the
-# timeout applies to connecting and to reading, one after the other) plus a margin to record the answer.
-# Short, because a worker killed mid-send keeps the line waiting this long; beat's sweep (every 5 s) then
-# hands it to another worker. A worker that outlives its lease records nothing (``_still_leased``).
+# How long a worker holds the head of a line while it sends it over HTTP: room for a connect timeout and a
+# read timeout plus a margin to record the answer. This is not a hard bound on the request: httpx applies
+# its timeout per phase (to each read, not to the whole response), so a server that trickles its answer can
+# keep a worker past its lease. That is safe: a worker that outlives its lease records nothing
+# (``_still_leased``), so the worst outcome is the line's next worker sending the same callback again under
+# the same webhook-id, which at-least-once delivery allows and bots dedupe. The lease is short because a
+# worker killed mid-send keeps the line waiting this long; beat's sweep (every 5 s) then hands it on.
 LEASE_MARGIN_SECONDS = 5
 
 
@@ -246,8 +251,10 @@ def _send_over_http(delivery: OutboundDelivery) -> str:
 
 
 def _send_over_socket(delivery: OutboundDelivery, socket: BotSocket) -> str:
-    """Hand the event to the socket's consumer and leave the delivery leased until the bot acks it (or the
-    ack timeout, when the check scheduled here finds it unacked and records the failure)."""
+    """Hand the event to the socket's consumer: delivered once handed over, or, if the bot opted in to acks,
+    left leased until it acks (or the ack timeout, when the check scheduled here records the failure)."""
+    if not socket.acks:
+        return _send_over_socket_without_ack(delivery, socket)
     ack_timeout = settings.WARMLINE["CALLBACK_ACK_TIMEOUT_SECONDS"]
     now = timezone.now()
     with transaction.atomic():
@@ -277,6 +284,28 @@ def _send_over_socket(delivery: OutboundDelivery, socket: BotSocket) -> str:
             return locked.status
     _deliver_soon(current.conversation_id, delay=ack_timeout + 0.5)  # the ack check
     return OutboundDelivery.Status.PENDING
+
+
+def _send_over_socket_without_ack(delivery: OutboundDelivery, socket: BotSocket) -> str:
+    """The spec's socket: no ack, so a successful hand-off to the socket's channel is the delivery, and the
+    line moves on at once (the channel keeps the order). A worker killed between the hand-off and the record
+    sends it again under the same id, as over HTTP."""
+    started = time.monotonic()
+    error = ""
+    try:
+        async_to_sync(get_channel_layer().send)(
+            socket.channel_name,
+            {"type": "warmline.callback", "id": delivery.webhook_id, "event": delivery.payload},
+        )
+    except Exception as exc:  # the channel layer is unreachable or the channel full: a failed attempt
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    latency_ms = round((time.monotonic() - started) * 1000)
+    with transaction.atomic():
+        current = _still_leased(delivery)
+        if current is None:
+            return OutboundDelivery.Status.PENDING
+        _record(current, ok=not error, channel=Channel.WEBSOCKET, latency_ms=latency_ms, error=error)
+    return current.status
 
 
 def _ms_since(start: datetime, end: datetime) -> int:
@@ -414,13 +443,14 @@ def live_socket(bot: Bot) -> BotSocket | None:
     )
 
 
-def bot_socket_open(*, bot: Bot, channel_name: str) -> int:
-    """A bot's websocket opened: count it live, and send now what its conversations have been waiting for
-    (backed-off deliveries are due at once: the bot is back). Returns how many lines were restarted."""
+def bot_socket_open(*, bot: Bot, channel_name: str, acks: bool = False) -> int:
+    """A bot's websocket opened (``acks``: it opted in to ack callbacks): count it live, and send now what
+    its conversations have been waiting for (backed-off deliveries are due at once: the bot is back).
+    Returns how many lines were restarted."""
     now = timezone.now()
     with transaction.atomic():
         BotSocket.objects.filter(bot=bot, seen_at__lt=now - _retry_window()).delete()
-        BotSocket.objects.create(bot=bot, channel_name=channel_name, connected_at=now, seen_at=now)
+        BotSocket.objects.create(bot=bot, channel_name=channel_name, acks=acks, connected_at=now, seen_at=now)
         waiting = OutboundDelivery.objects.filter(
             bot=bot, status=OutboundDelivery.Status.PENDING, sent_at__isnull=True
         ).filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))

@@ -1,6 +1,6 @@
 """Callbacks over the bot websocket end to end: daphne, a real Celery worker, and a bot on a real socket.
 
-The bot gets its callbacks on the socket in order and acks them; one it does not ack is sent again with the
+The bot (opted in to acks with ``?acks=1``) gets its callbacks on the socket in order and acks them; one it does not ack is sent again with the
 same id after the ack timeout; when it closes the socket with one unacked, that one and the rest reach its
 callback_url over HTTP, in order, and nothing acked is sent twice.
 """
@@ -20,7 +20,7 @@ ACK_TIMEOUT = 2
 
 def bot_socket(world) -> WebSocket:
     headers = sign("", secret=world.seed["secret"], webhook_id=f"ws_{uuid.uuid4().hex}")
-    return WebSocket(world.url, f"/ws/bots/{world.seed['bot_id']}/", headers=headers, timeout=15)
+    return WebSocket(world.url, f"/ws/bots/{world.seed['bot_id']}/?acks=1", headers=headers, timeout=15)
 
 
 def callback(socket: WebSocket, timeout: float = 20) -> dict:

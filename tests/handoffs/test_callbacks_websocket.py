@@ -1,5 +1,6 @@
-"""Callbacks over the bot websocket: sent there instead of HTTP, acked one by one, in order per conversation,
-resent with the same id when unacked, and back on HTTP when the socket goes away.
+"""Callbacks over the bot websocket: sent there instead of HTTP, in order per conversation. A spec bot (no
+acks) has each counted delivered once handed to its socket; a bot that opted in with ``?acks=1`` acks them
+one by one, gets an unacked one again with the same id, and HTTP when the socket goes away.
 
 The delivery task (``callbacks_deliver``) is called directly, as a worker would run it; the socket is the
 real consumer behind the ASGI application, on the Redis channel layer.
@@ -25,10 +26,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 LIVED = ["handoff.queued", "handoff.preparing", "handoff.connected", "message.created", "handoff.resolved"]
 
 
-async def open_socket(bot: Bot, secret: str) -> WebsocketCommunicator:
+async def open_socket(bot: Bot, secret: str, *, acks: bool = True) -> WebsocketCommunicator:
+    """A bot socket; by default one that opted in to acks (``acks=False``: the spec's socket, no acks)."""
     headers = sign(b"", secret=secret, webhook_id=f"ws-{timezone.now().timestamp()}")
     communicator = WebsocketCommunicator(
-        application, f"/ws/bots/{bot.bot_id}/", headers=[(k.encode(), v.encode()) for k, v in headers.items()]
+        application,
+        f"/ws/bots/{bot.bot_id}/" + ("?acks=1" if acks else ""),
+        headers=[(k.encode(), v.encode()) for k, v in headers.items()],
     )
     connected, _ = await communicator.connect()
     assert connected
@@ -69,6 +73,37 @@ def receiver(bot):
     with callback_receiver() as receiver:
         Bot.objects.filter(pk=bot.pk).update(callback_url=receiver.url)
         yield receiver
+
+
+async def test_a_bot_that_never_acks_gets_every_callback_once_in_order_and_nothing_is_resent(
+    bot_and_secret, receiver, lived
+):
+    # given: a spec bot's socket (no ?acks=1), which never sends an ack frame
+    bot, secret = bot_and_secret
+    socket = await open_socket(bot, secret, acks=False)
+    assert not (await BotSocket.objects.aget(bot=bot)).acks
+    handoff_id = await lived()
+    # when: one delivery run
+    assert await deliver() == 5
+    # then: all five on the socket, in order, each delivered at once over the websocket
+    seen = [await next_frame(socket) for _ in LIVED]
+    assert [frame["event"]["type"] for frame in seen] == LIVED
+    rows = [row async for row in OutboundDelivery.objects.order_by("id")]
+    assert [frame["id"] for frame in seen] == [row.webhook_id for row in rows]
+    assert [frame["event"] for frame in seen] == [row.payload for row in rows]
+    assert all(frame["event"]["handoff_id"] == handoff_id for frame in seen)
+    assert all(row.status == "delivered" and row.attempts == 1 and row.sent_at is None for row in rows)
+    attempts = [attempt async for attempt in DeliveryAttempt.objects.all()]
+    assert len(attempts) == 5 and {attempt.channel for attempt in attempts} == {"websocket"}
+    assert receiver.requests == []
+    # and when time passes (past any ack timeout and backoff) and the sweep runs again: nothing is resent
+    await OutboundDelivery.objects.aupdate(next_attempt_at=timezone.now() - timedelta(hours=1))
+    assert await deliver() == 0
+    assert await socket.receive_nothing(timeout=0.5)
+    # closing the socket gives nothing back either
+    await socket.disconnect()
+    assert await DeliveryAttempt.objects.acount() == 5
+    assert receiver.requests == []
 
 
 async def test_a_connected_bot_gets_its_callbacks_on_the_socket_one_ack_at_a_time(
