@@ -221,6 +221,9 @@ class Conversation(TimeStamped):
     issue_type = models.CharField(max_length=80, blank=True)
     complexity = models.CharField(max_length=10, blank=True)
     context = models.JSONField(default=dict)
+    # When the customer closed the chat (a ``customer_left`` event) while a person had it; cleared when they
+    # write again. Nothing is due to a customer who is gone: no reply deadline, no reassignment, no queue.
+    customer_left_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -412,6 +415,11 @@ class HandoffStatus(models.TextChoices):
 
 
 OPEN_HANDOFF_STATUSES = (HandoffStatus.QUEUED, HandoffStatus.PREPARING, HandoffStatus.CONNECTED)
+# Handoffs that are not a warm transfer still in its overlap window (``Handoff.overlap_until`` is cleared
+# when it completes). During the window the customer is still with the sender: "the conversation's
+# handoff" (the one a new escalation, a customer who leaves, the assist engines or a rating concern) is
+# never the pending one, which the sender may yet cancel (and cancelling deletes it).
+NOT_IN_OVERLAP_WINDOW = Q(overlap_until__isnull=True)
 
 
 class Urgency(models.TextChoices):

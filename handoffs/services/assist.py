@@ -19,6 +19,7 @@ from handoffs.broadcast import broadcast_on_commit, conversation_group
 from handoffs.clock import iso
 from handoffs.errors import Conflict, InvalidInput, NotFound
 from handoffs.models import (
+    NOT_IN_OVERLAP_WINDOW,
     AgentProfile,
     AssistItem,
     Commitment,
@@ -40,9 +41,9 @@ def _open_handoff(conversation_id: Any) -> Handoff | None:
     return (
         Handoff.objects.select_related("conversation__customer")
         .filter(
+            NOT_IN_OVERLAP_WINDOW,  # a receiver still reading in is not the one answering yet
             conversation_id=conversation_id,
             status__in=[HandoffStatus.PREPARING, HandoffStatus.CONNECTED],
-            overlap_until__isnull=True,  # a receiver still reading in is not the one answering yet
         )
         .first()
     )

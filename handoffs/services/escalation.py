@@ -11,6 +11,7 @@ from handoffs.broadcast import broadcast_on_commit, team_queue_group
 from handoffs.clock import iso
 from handoffs.context import package as pkg
 from handoffs.models import (
+    NOT_IN_OVERLAP_WINDOW,
     OPEN_HANDOFF_STATUSES,
     Conversation,
     ConversationStatus,
@@ -48,9 +49,7 @@ def handoff_escalate(
 ) -> tuple[Handoff, bool]:
     """Queue a handoff for the conversation; return (handoff, created). The caller holds the row lock."""
     # (a warm transfer in its overlap window is not it: the customer is still with its sender)
-    existing = conversation.handoffs.filter(
-        status__in=OPEN_HANDOFF_STATUSES, overlap_until__isnull=True
-    ).first()
+    existing = conversation.handoffs.filter(NOT_IN_OVERLAP_WINDOW, status__in=OPEN_HANDOFF_STATUSES).first()
     if existing is not None:
         return existing, False
 

@@ -16,6 +16,7 @@ from handoffs.clock import iso
 from handoffs.context import package as pkg
 from handoffs.errors import Conflict, DomainError, InvalidInput
 from handoffs.models import (
+    NOT_IN_OVERLAP_WINDOW,
     Bot,
     Conversation,
     ConversationStatus,
@@ -73,7 +74,15 @@ class BatchApplier:
             last = conversation
         for conversation in self.conversations.values():
             conversation.save(
-                update_fields=["status", "last_seq", "issue_type", "complexity", "context", "updated_at"]
+                update_fields=[
+                    "status",
+                    "last_seq",
+                    "issue_type",
+                    "complexity",
+                    "context",
+                    "customer_left_at",
+                    "updated_at",
+                ]
             )
         assert last is not None
         conversation_ref = {"id": str(last.id), "conversation_id": last.external_id, "status": last.status}
@@ -181,6 +190,8 @@ class BatchApplier:
         turn = self.add_turn(conversation, role=data.role, text=data.text, at=at, external_id=data.id or "")
         if turn is None:
             return
+        if data.role == "customer":
+            conversation.customer_left_at = None  # they are back (or never left)
         if data.role == "customer" and _suggests_something_new(conversation, data.text):
             enqueue_on_commit(infer_self_model_from_turn, turn.pk)
         if data.role == "customer" and conversation.status in (
@@ -255,7 +266,9 @@ class BatchApplier:
 
     def _on_csat(self, conversation: Conversation, event: Any, at: datetime) -> None:
         data = event.data
-        handoff = conversation.handoffs.order_by("-queued_at").first()
+        # The handoff the customer was with: not a warm transfer still in its overlap window (they have
+        # not met its receiver yet, and a cancelled one is deleted with what hangs on it).
+        handoff = conversation.handoffs.filter(NOT_IN_OVERLAP_WINDOW).order_by("-queued_at").first()
         CsatRating.objects.create(
             conversation=conversation, handoff=handoff, phase=data.phase, score=data.score, created_at=at
         )
@@ -265,7 +278,7 @@ class BatchApplier:
     def _on_customer_left(self, conversation: Conversation, event: Any, at: datetime) -> None:
         # A warm transfer in its overlap window stays: the sender, still connected, wraps up or cancels it.
         waiting = conversation.handoffs.filter(
-            status__in=[HandoffStatus.QUEUED, HandoffStatus.PREPARING], overlap_until__isnull=True
+            NOT_IN_OVERLAP_WINDOW, status__in=[HandoffStatus.QUEUED, HandoffStatus.PREPARING]
         ).first()
         if waiting is not None:
             waiting.status = HandoffStatus.ABANDONED
@@ -276,8 +289,17 @@ class BatchApplier:
                 team_queue_group(waiting.team_id), {"type": "handoff.removed", "handoff_id": str(waiting.id)}
             )
         if conversation.status == ConversationStatus.CONNECTED:
-            # A person is with them: keep the handoff open for the agent to wrap up, and tell them.
+            # A person is with them: keep the handoff open for the agent to wrap up, and tell them. Nothing
+            # is due to someone who is gone: no reply deadline, so nobody is reassigned a dead chat.
+            conversation.customer_left_at = at
             self.add_turn(conversation, role="system", text="The customer left the chat.", at=at)
+            for handoff in conversation.handoffs.filter(
+                status=HandoffStatus.CONNECTED, reply_due_at__isnull=False
+            ).select_for_update(of=("self",)):
+                handoff.reply_due_at = None
+                handoff.save(update_fields=["reply_due_at", "updated_at"])
+                event = {"type": "handoff.updated", "handoff_id": str(handoff.id), "status": handoff.status}
+                broadcast_on_commit(conversation_group(conversation.id), event)
         else:
             conversation.status = ConversationStatus.ABANDONED
 

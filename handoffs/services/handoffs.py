@@ -219,7 +219,10 @@ def handoff_connect_due(*, handoff_id: str) -> bool:
         if handoff.overlap_until is not None:  # a warm transfer's overlap window: it completes by itself
             if handoff.overlap_until > now + CONNECT_TOLERANCE:
                 return False
-            _transfer_complete(locked, now=now)
+            if handoff.agent_id is None and locked.conversation.customer_left_at is not None:
+                _transfer_lapse(locked, now=now)  # nobody took it and the customer is gone: no queue
+            else:
+                _transfer_complete(locked, now=now)
             return True
         if handoff.status != HandoffStatus.PREPARING or handoff.prepare_until is None:
             return False
@@ -240,7 +243,8 @@ def handoffs_connect_overdue() -> int:
 
 
 def _connect(locked: Locked, *, at: datetime, replying: bool = False) -> None:
-    """Connected: the agent's first message is due within the team's limit (unless it is being sent now)."""
+    """Connected: the agent's first message is due within the team's limit (unless it is being sent now, or
+    the customer has left: then the person only wraps up, and nothing may reassign a chat nobody is in)."""
     handoff = locked.handoff
     handoff.status = HandoffStatus.CONNECTED
     handoff.connected_at = at
@@ -248,7 +252,7 @@ def _connect(locked: Locked, *, at: datetime, replying: bool = False) -> None:
     name = person_name(handoff.agent)
     _system_turn(locked, f"{name} joined the conversation.", at)
     limit = handoff.team.first_reply_seconds
-    if limit and not replying:
+    if limit and not replying and locked.conversation.customer_left_at is None:
         handoff.reply_due_at = at + timedelta(seconds=limit)
         run_later(handoff_reply_check, str(handoff.id), delay=limit)
     _save(locked, "status", "connected_at", "reply_due_at")
@@ -508,8 +512,7 @@ def transfer_begin(
         # Offered (an offer team) or shown to the pool, so someone can have it and read in; no take-back
         # timer nor ETA while the customer is still chatting: those start if it completes unclaimed.
         if target_team.routing_mode == Team.RoutingMode.OFFER and target_user is None:
-            new.offered_before = [old.agent_id]  # not back to the sender
-            offer_next(new)
+            offer_next(new)  # not back to the sender (``_next_handoff`` recorded them as offered)
         else:
             broadcast_on_commit(team_queue_group(target_team.id), queued_event(new, now=new.queued_at))
     else:
@@ -521,10 +524,12 @@ def transfer_begin(
 
 def _route(new: Handoff) -> None:
     """A handoff queued by a transfer or a reassignment is routed like an escalation: offered in an offer
-    team (unless it waits for a named person), shown to the pool otherwise; its take-back timer starts."""
-    if new.team.routing_mode == Team.RoutingMode.OFFER and new.reserved_for_id is None:
+    team (unless it waits for a named person, or an offer made during its overlap window is still running),
+    shown to the pool otherwise; its take-back timer starts."""
+    offering = new.offer_expires_at is not None and new.offer_expires_at > timezone.now()
+    if new.team.routing_mode == Team.RoutingMode.OFFER and new.reserved_for_id is None and not offering:
         offer_next(new)
-    else:
+    else:  # a pool, a named person, or an offer made in the overlap window still running (its timer moves it)
         broadcast_on_commit(team_queue_group(new.team_id), queued_event(new, now=new.queued_at))
     takeback_schedule(new)
     eta_refresh_soon(new.team_id)
@@ -544,7 +549,9 @@ def _next_handoff(
 ) -> Handoff:
     """The next handoff of a conversation (transfers and reassignments): the package and the note in its
     frame, the customer's waiting time and a transfer's weight in its priority. ``reason``: why the system
-    reassigned it (``Handoff.end_reason`` of the old one); it is not offered back to that person."""
+    reassigned it (``Handoff.end_reason`` of the old one). Neither a reassigned handoff nor a warm transfer in
+    its overlap window is offered back to the person who had it; that is stored now, so the window's end
+    (which reloads the row) still knows."""
     old = locked.handoff
     context = locked.conversation.context
     # The customer has already waited once: the time since their first escalation keeps counting.
@@ -589,7 +596,7 @@ def _next_handoff(
         overlap_until=overlap_until,
         frame=frame,
         note=note,
-        offered_before=[old.agent_id] if reason and old.agent_id else [],
+        offered_before=[old.agent_id] if (reason or overlap_until) and old.agent_id else [],
     )
     _sentiment_refresh(new)
     return new
@@ -724,6 +731,29 @@ def _transfer_complete(locked: Locked, *, now: datetime) -> None:
         _route(new)  # now an ordinary transfer: offered again, take-back timer, ETA
 
 
+def _transfer_lapse(locked: Locked, *, now: datetime) -> None:
+    """End the overlap window of the locked new handoff when nobody took it and the customer has left: the
+    sender's handoff ends as ``transferred`` (they let it go) and the new one as ``abandoned`` (the customer
+    left before anyone connected), instead of queueing, offering and announcing a chat nobody is in."""
+    new = locked.handoff
+    assert new.previous_id is not None  # an overlap window belongs to a transfer
+    old = Handoff.objects.select_for_update(of=("self",)).select_related("team").get(pk=new.previous_id)
+    sender = Locked(conversation=locked.conversation, handoff=old)
+    if old.status in ACTIVE_STATUSES:
+        _end(sender, HandoffStatus.TRANSFERRED, now)
+    _end(locked, HandoffStatus.ABANDONED, now)
+    new.overlap_until = None
+    new.offered_to, new.offer_expires_at = None, None
+    new.save(
+        update_fields=["status", "ended_at", "overlap_until", "offered_to", "offer_expires_at", "updated_at"]
+    )
+    locked.conversation.status = ConversationStatus.ABANDONED
+    _save(sender, "status", "ended_at")
+    broadcast_on_commit(team_queue_group(new.team_id), {"type": "handoff.removed", "handoff_id": str(new.id)})
+    _changed(sender)
+    _changed(locked)
+
+
 def transfer_take_over_now(locked: Locked, *, by: AgentProfile) -> Handoff:
     """A supervisor takes the locked live chat over at once: the holder's handoff ends as ``transferred``
     and a new one, connected with the supervisor, records who had it (no overlap: they were observing)."""
@@ -787,7 +817,7 @@ def handoff_reassign_due(*, handoff_id: str) -> bool:
     the customer waits again in the same team's queue, keeping their place in line, offered first to
     someone else. The customer hears it through ``handoff.transferred`` (with ``reason``) and a system
     line, the agent's console through the handoff's live state. False when nothing was due (answered,
-    ended, early, or a warm transfer of the chat is already under way)."""
+    ended, early, the customer has left, or a warm transfer of the chat is already under way)."""
     with transaction.atomic():
         try:
             locked = _lock(handoff_id)
@@ -799,6 +829,12 @@ def handoff_reassign_due(*, handoff_id: str) -> bool:
             return False
         if old.reply_due_at > now + CONNECT_TOLERANCE or pending_transfer(old) is not None:
             return False  # answered and due again later (its own timer will come), or being handed on
+        if locked.conversation.customer_left_at is not None:
+            # Nobody to answer: the customer left (``customer_left`` clears the deadline; this is for one
+            # set by a race). Reassigning would re-queue a customer who is gone.
+            old.reply_due_at = None
+            old.save(update_fields=["reply_due_at", "updated_at"])
+            return False
         assert old.agent is not None  # a connected handoff has its person
         holder = old.agent.agent
         if Turn.objects.filter(handoff=old, role=TurnRole.AGENT).exists():
@@ -906,9 +942,15 @@ def handoff_take_back(
     return handoff
 
 
-def _transfer_target(*, old: Handoff, holder: AgentProfile, team: str, username: str) -> tuple[Team, Any]:
+def _transfer_target(
+    *, old: Handoff, holder: AgentProfile, team: str, username: str, among: set[Any] | None = None
+) -> tuple[Team, Any]:
+    """The team and (for a named colleague) the user a chat goes to. ``among``: the team ids a supervisor
+    may route into (their own): another team, or a person in none of them, is not found, as its chats are."""
     if team:
         target = Team.objects.filter(name=team).first()
+        if target is not None and among is not None and target.pk not in among:
+            raise NotFound("No such team among yours.")
         if target is None:
             raise InvalidInput(
                 f"No team named {team!r}.", errors=[{"loc": ["body", "team"], "msg": "unknown team"}]
@@ -929,6 +971,10 @@ def _transfer_target(*, old: Handoff, holder: AgentProfile, team: str, username:
             "That is you.", errors=[{"loc": ["body", "agent"], "msg": "cannot transfer to yourself"}]
         )
     teams = list(profile.teams.all())
+    if among is not None:
+        teams = [t for t in teams if t.pk in among]
+        if not teams:
+            raise NotFound("No such agent among your teams.")
     if not teams:
         raise InvalidInput(
             f"{profile.name} is in no team.", errors=[{"loc": ["body", "agent"], "msg": "agent has no team"}]

@@ -26,7 +26,15 @@ from django.utils import timezone
 
 from handoffs.broadcast import broadcast_on_commit, team_queue_group
 from handoffs.clock import iso
-from handoffs.models import AgentProfile, Bot, Conversation, Handoff, HandoffStatus, Team
+from handoffs.models import (
+    NOT_IN_OVERLAP_WINDOW,
+    AgentProfile,
+    Bot,
+    Conversation,
+    Handoff,
+    HandoffStatus,
+    Team,
+)
 from handoffs.scheduling import run_later
 from handoffs.selectors import (
     LANGUAGE_FIRST_SECONDS,
@@ -288,10 +296,10 @@ def takeback_offers_due() -> int:
     sent = 0
     for team in Team.objects.filter(takeback_after_seconds__gt=0):
         due = Handoff.objects.filter(
+            NOT_IN_OVERLAP_WINDOW,
             team=team,
             status=HandoffStatus.QUEUED,
             takeback_offered_at__isnull=True,
-            overlap_until__isnull=True,
             queued_at__lte=now - timedelta(seconds=team.takeback_after_seconds),
         ).values_list("pk", flat=True)
         sent += sum(takeback_offer_due(handoff_id=str(pk)) for pk in list(due[:200]))

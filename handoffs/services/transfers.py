@@ -19,8 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from handoffs.broadcast import broadcast_on_commit, conversation_group, private_group, team_queue_group
-from handoffs.errors import Conflict, Forbidden, InvalidInput, NotFound
-from handoffs.models import AgentProfile, Handoff, HandoffStatus, PrivateNote, Team
+from handoffs.errors import Conflict, Forbidden, InvalidInput
+from handoffs.models import AgentProfile, Handoff, HandoffStatus, PrivateNote
 from handoffs.selectors import person_name
 from handoffs.services.handoffs import (
     ACTIVE_STATUSES,
@@ -122,6 +122,8 @@ def _note_target(handoff: Handoff, agent: AgentProfile) -> tuple[Handoff, str]:
         live = handoff
         if handoff.overlap_until is not None:
             live = _locked(handoff.previous_id)  # whisper to whoever the customer is still with
+        if not is_supervisor_of(agent, live):  # a transfer into their team from another: not their chat
+            raise Forbidden("Only a supervisor of the team whose chat it is whispers to its agent.")
         if live.status not in ACTIVE_STATUSES or live.agent_id is None:
             raise Conflict("Nobody is handling this chat right now to whisper to.", code="not_live")
         return live, PrivateNote.Kind.WHISPER
@@ -142,13 +144,20 @@ def handoff_take_over(*, handoff_id: str, agent: AgentProfile) -> Handoff:
       over; the sender's handoff ends as ``transferred`` and the customer is told and connected.
     - On a colleague's live chat: a supervisor of its team becomes the handling agent at once (their own
       capacity does not stop them: it is an intervention), as a transfer whose frame names who had it.
-    A retry returns the same handoff."""
+    A retry returns the same handoff (given either handoff's id: a supervisor's retry names the chat they
+    took over, which has ended as ``transferred`` by then)."""
     locked = _lock_for_agent(handoff_id, agent)
     handoff = locked.handoff
     if handoff.overlap_until is not None:
         return _take_over(locked, agent)
     if handoff.agent_id == agent.user_id and handoff.status == HandoffStatus.CONNECTED:
         return handoff  # a retry, or they already hold it
+    if handoff.status == HandoffStatus.TRANSFERRED:
+        taken = Handoff.objects.filter(
+            previous=handoff, agent_id=agent.user_id, status__in=ACTIVE_STATUSES
+        ).first()
+        if taken is not None:
+            return taken  # a supervisor's retry: the chat went to them
     if not is_supervisor_of(agent, handoff):
         raise Forbidden("Only a supervisor of this team can take over a colleague's chat.")
     if handoff.status not in ACTIVE_STATUSES or handoff.agent_id is None:
@@ -207,9 +216,11 @@ def supervisor_reassign(
     if handoff.status not in ACTIVE_STATUSES or handoff.agent_id is None:
         raise Conflict(f"This handoff is {handoff.status}; there is no chat to reassign.", code="not_live")
     holder = AgentProfile.objects.select_related("user").get(user_id=handoff.agent_id)
-    target_team, target_user = _transfer_target(old=handoff, holder=holder, team=team, username=to_agent)
-    if target_user is None and not Team.objects.filter(pk=target_team.pk, agents=supervisor).exists():
-        raise NotFound("No such team among yours.")  # a supervisor routes into their own teams' queues
+    # Supervisors act only on their teams' chats, and route them only into their teams' queues and people.
+    mine = set(supervisor.teams.values_list("pk", flat=True))
+    target_team, target_user = _transfer_target(
+        old=handoff, holder=holder, team=team, username=to_agent, among=mine
+    )
     return transfer_begin(
         locked, by=supervisor, note=note, target_team=target_team, target_user=target_user, overlap=True
     )

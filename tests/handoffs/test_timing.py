@@ -311,3 +311,33 @@ def test_no_takeback_while_a_warm_transfer_is_in_its_overlap_window(
     response = bot_client.post(event("takeback"))
     assert response.status_code == 409 and response.json()["code"] == "handoff_claimed"
     assert callbacks("handoff.takeback_offered") == []
+
+
+# --- a customer who left --------------------------------------------------------------------------
+
+
+def test_a_customer_who_left_is_not_reassigned_and_a_customer_who_writes_again_is(
+    callbacks, bot_client, escalate, api_as, agent, teammate
+):
+    # given: ada is connected and her first message is due
+    here(teammate)
+    handoff_id = connected(escalate, api_as, agent)
+    assert Handoff.objects.get(pk=handoff_id).reply_due_at is not None
+    # when: the customer closes the chat
+    assert bot_client.post(event("customer_left")).status_code == 200
+    # then: the handoff stays with ada to wrap up, and nothing is due any more
+    handoff = Handoff.objects.get(pk=handoff_id)
+    assert (handoff.status, handoff.reply_due_at) == ("connected", None)
+    assert handoff.conversation.customer_left_at is not None
+    assert handoffs_reassign_overdue() == 0
+    # and a deadline set by a race (a timer, the sweep) does not send a gone customer back to the queue
+    overdue(handoff_id)
+    assert handoff_reassign_due(handoff_id=handoff_id) is False
+    handoff.refresh_from_db()
+    assert (handoff.status, handoff.reply_due_at) == ("connected", None)
+    assert not Handoff.objects.filter(previous_id=handoff_id).exists()
+    assert callbacks("handoff.transferred") == []
+    # when: the customer comes back and writes, an answer is due again
+    bot_client.post(turn("Sorry, my browser closed. Still there?"))
+    handoff.refresh_from_db()
+    assert handoff.reply_due_at is not None and handoff.conversation.customer_left_at is None

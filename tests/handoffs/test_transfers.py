@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from handoffs.errors import Conflict, Forbidden, NotFound
-from handoffs.models import Conversation, Handoff, OutboundDelivery, PrivateNote, Turn
+from handoffs.models import Conversation, CsatRating, Handoff, OutboundDelivery, PrivateNote, Turn
 from handoffs.services.handoffs import (
     handoff_claim,
     handoff_connect,
@@ -19,6 +19,7 @@ from handoffs.services.handoffs import (
     handoff_resolve,
     handoff_transfer,
     handoffs_connect_overdue,
+    handoffs_reassign_overdue,
 )
 from handoffs.services.transfers import (
     handoff_take_over,
@@ -28,7 +29,9 @@ from handoffs.services.transfers import (
     supervisor_reassign,
     transfer_cancel,
 )
+from tests.botclient import event
 from tests.factories import AgentFactory, TeamFactory
+from tests.handoffs.test_routing import here
 
 
 @pytest.fixture(autouse=True)
@@ -365,3 +368,135 @@ def test_a_supervisor_of_another_team_cannot_whisper(chatting, agent):
     other = AgentFactory(user__username="olga", teams=[elsewhere], is_supervisor=True)
     with pytest.raises(NotFound):
         private_note_add(handoff_id=chatting, agent=other, text="hi")
+
+
+# --- the customer leaves during the overlap window --------------------------------------------------
+
+
+def test_a_customer_who_left_during_the_window_is_not_queued_again_when_nobody_took_it(
+    chatting, agent, bot_client
+):
+    # given: ada hands the chat to the Support queue, and the customer leaves during the window
+    new = handoff_transfer(
+        handoff_id=chatting, agent=agent, note="Billing question", team="Support", overlap=True
+    )
+    assert bot_client.post(event("customer_left", "c-warm")).status_code == 200
+    before = _callbacks()
+    Handoff.objects.filter(pk=new.pk).update(overlap_until=timezone.now() - timedelta(seconds=1))
+    # when: the window ends unclaimed
+    assert handoff_connect_due(handoff_id=str(new.id)) is True
+    # then: it ends, nobody is queued, offered or told
+    new.refresh_from_db()
+    assert (new.status, new.overlap_until, new.agent_id) == ("abandoned", None, None)
+    assert Handoff.objects.get(pk=chatting).status == "transferred"
+    assert Conversation.objects.get(pk=new.conversation_id).status == "abandoned"
+    assert _callbacks() == before
+    assert handoffs_connect_overdue() == 0  # and the sweep finds nothing left to do
+
+
+def test_a_receiver_connected_after_the_customer_left_has_no_reply_deadline(
+    chatting, agent, teammate, bot_client
+):
+    # given: grace reads in, and the customer leaves
+    new = _to_grace(chatting, agent)
+    handoff_claim(handoff_id=str(new.id), agent=teammate)
+    bot_client.post(event("customer_left", "c-warm"))
+    Handoff.objects.filter(pk=new.pk).update(overlap_until=timezone.now() - timedelta(seconds=1))
+    # when: the window ends
+    assert handoff_connect_due(handoff_id=str(new.id)) is True
+    # then: grace has the chat to wrap up, and nothing will reassign it
+    new.refresh_from_db()
+    assert (new.status, new.agent_id, new.reply_due_at) == ("connected", teammate.user_id, None)
+    assert handoffs_reassign_overdue() == 0
+
+
+# --- offers around the overlap window ---------------------------------------------------------------
+
+
+def _offer_team(support_team, *present):
+    support_team.routing_mode = "offer"
+    support_team.save(update_fields=["routing_mode"])
+    for person in present:
+        here(person)
+
+
+def test_an_overlap_transfer_nobody_could_be_offered_is_not_offered_back_to_its_sender(
+    chatting, agent, support_team
+):
+    # given: an offer team where only ada, the sender, is available
+    _offer_team(support_team, agent)
+    new = handoff_transfer(handoff_id=chatting, agent=agent, note="Over to you", team="Support", overlap=True)
+    assert new.offered_to_id is None
+    assert Handoff.objects.get(pk=new.pk).offered_before == [agent.user_id]  # stored, not only in memory
+    # when: the window ends unclaimed (ada's chat ends, so she has capacity again)
+    Handoff.objects.filter(pk=new.pk).update(overlap_until=timezone.now() - timedelta(seconds=1))
+    assert handoff_connect_due(handoff_id=str(new.id)) is True
+    # then: it waits in the pool, not offered to ada
+    new.refresh_from_db()
+    assert (new.status, new.offered_to_id) == ("queued", None)
+
+
+def test_an_offer_still_running_when_the_window_ends_is_not_cut_short(
+    chatting, agent, teammate, support_team
+):
+    # given: the transfer is offered to grace, and her offer outlasts the window
+    _offer_team(support_team, agent, teammate)
+    new = handoff_transfer(handoff_id=chatting, agent=agent, note="Over to you", team="Support", overlap=True)
+    offer = Handoff.objects.get(pk=new.pk)
+    assert offer.offered_to_id == teammate.user_id
+    Handoff.objects.filter(pk=new.pk).update(overlap_until=timezone.now() - timedelta(seconds=1))
+    # when
+    assert handoff_connect_due(handoff_id=str(new.id)) is True
+    # then: grace keeps her offer until it expires
+    new.refresh_from_db()
+    assert (new.offered_to_id, new.offer_expires_at) == (teammate.user_id, offer.offer_expires_at)
+
+
+# --- a rating during the overlap window -------------------------------------------------------------
+
+
+def test_a_rating_during_the_overlap_window_belongs_to_the_senders_handoff(chatting, agent, bot_client):
+    # given
+    _to_grace(chatting, agent)
+    # when: the customer rates, and ada then cancels the transfer
+    assert bot_client.post(event("csat", "c-warm", phase="human", score=5)).status_code == 200
+    transfer_cancel(handoff_id=chatting, agent=agent)
+    # then: the rating is ada's
+    rating = CsatRating.objects.get()
+    assert str(rating.handoff_id) == chatting
+    assert (
+        Handoff.objects.get(pk=chatting).csat_human_sum,
+        Handoff.objects.get(pk=chatting).csat_human_count,
+    ) == (
+        5,
+        1,
+    )
+
+
+# --- supervisors act only on their teams' chats ------------------------------------------------------
+
+
+def test_a_supervisor_of_the_receiving_team_cannot_whisper_into_the_senders_chat(
+    chatting, agent, outsider, oscar
+):
+    # given: ada transfers her Support chat to mallory, of oscar's team
+    new = handoff_transfer(handoff_id=chatting, agent=agent, note="Yours", to_agent="mallory", overlap=True)
+    assert new.overlap_until is not None
+    # when / then
+    with pytest.raises(Forbidden):
+        private_note_add(handoff_id=str(new.id), agent=oscar, text="psst, ada")
+    assert not PrivateNote.objects.exists()
+
+
+def test_a_supervisor_reassigns_only_to_people_of_their_teams(chatting, morgan, outsider):
+    with pytest.raises(NotFound):
+        supervisor_reassign(handoff_id=chatting, supervisor=morgan, note="Over to you", to_agent="mallory")
+    assert Handoff.objects.filter(conversation__external_id="c-warm").count() == 1
+
+
+def test_a_supervisors_retried_take_over_returns_the_same_handoff(chatting, morgan):
+    taken = handoff_take_over(handoff_id=chatting, agent=morgan)
+    before = len(_callbacks())
+    again = handoff_take_over(handoff_id=chatting, agent=morgan)
+    assert again.pk == taken.pk and len(_callbacks()) == before
+    assert Handoff.objects.filter(conversation_id=taken.conversation_id).count() == 2
