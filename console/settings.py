@@ -232,8 +232,10 @@ WARMLINE = {
     "CALLBACK_RETRY_HOURS": env_int("WARMLINE_CALLBACK_RETRY_HOURS", 25),
     # A callback sent over the bot's websocket counts as failed (and is retried) without an ack in this time.
     "CALLBACK_ACK_TIMEOUT_SECONDS": env_int("WARMLINE_CALLBACK_ACK_TIMEOUT_SECONDS", 10),
-    # A durable task (handoffs.scheduling) asked for this long ago and not done since is sent again.
+    # A durable task (handoffs.scheduling) that could not be queued, or whose run failed, is sent again
+    # after this long; one queued (maybe behind a backlog) or running, only after the STALLED time.
     "PENDING_TASK_RESEND_SECONDS": env_int("WARMLINE_PENDING_TASK_RESEND_SECONDS", 60),
+    "PENDING_TASK_STALLED_SECONDS": env_int("WARMLINE_PENDING_TASK_STALLED_SECONDS", 1800),
     # Presence: an agent with no open console socket for this long reads as offline.
     "PRESENCE_STALE_SECONDS": 90,
 }

@@ -679,14 +679,17 @@ class PendingTask(models.Model):
 
     Inserted in the transaction of the change that asks for the task (insert only: no row is shared by
     concurrent requests, so asking never waits on a lock); deleted by the first run that started after it
-    committed and succeeded. A row that stays (the broker was down when the task was queued, Redis lost its
-    queue, or the run failed) is sent again by beat's ``resend_pending_tasks``."""
+    committed and succeeded. A row that stays is sent again by beat's ``resend_pending_tasks``: soon when it
+    is known not to be in the broker (``lost``), late when it may still be waiting in a backlog or running
+    (see handoffs.scheduling)."""
 
     key = models.CharField(max_length=300, help_text="Task name and arguments.")
     task = models.CharField(max_length=200)
     args = models.JSONField(default=list)
     asked_at = models.DateTimeField()
     resent_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When a run covering it started.")
+    lost = models.BooleanField(default=False, help_text="Not in the broker: queueing or its run failed.")
 
     class Meta:
         indexes: ClassVar = [

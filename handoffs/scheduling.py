@@ -11,11 +11,18 @@ beat sweeps pick up lost timers and callbacks, and the consoles resync when they
 
 Work that no sweep could find again from its effect (assistance for a message, inference from a turn,
 an ETA refresh) is declared durable: ``@shared_task(durable=True)``. Asking for a durable task also
-inserts a ``PendingTask`` row in the caller's transaction; a run that succeeded deletes the rows of its
-task and arguments that were committed when it started (``task_prerun``/``task_postrun``): those asks
-are covered by what it read. Whatever stays (the broker was down, Redis lost its queue, the
-run failed) is sent again by beat's ``resend_pending_tasks`` after ``PENDING_TASK_RESEND_SECONDS``.
-Durable tasks are idempotent, so a task both queued and resent has its effect once.
+inserts a ``PendingTask`` row in the caller's transaction. A run notes when it starts on the rows of its
+task and arguments committed by then (``task_prerun``: ``started_at``); if it succeeds it deletes them
+(``task_postrun``): those asks are covered by what it read; if it fails they are marked ``lost``, as are
+the rows of a task the broker refused. Beat's ``resend_pending_tasks`` sends again, once per task and
+arguments:
+
+- ``lost`` asks, once ``PENDING_TASK_RESEND_SECONDS`` old (and at most once per that period);
+- asks queued but not started after ``PENDING_TASK_STALLED_SECONDS`` (Redis lost its queue), and asks
+  whose run started that long ago and never finished (its worker died).
+
+An ask that is merely waiting behind a worker backlog is not resent before the stalled time, so a backlog
+is not doubled. Durable tasks are idempotent, so a task both queued and resent has its effect once.
 """
 
 import json
@@ -28,6 +35,7 @@ from celery import Task, current_app
 from celery.signals import task_postrun, task_prerun
 from django.conf import settings
 from django.db import connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
@@ -45,13 +53,21 @@ def _enqueue(task: Task, args: tuple[Any, ...]) -> None:
     try:
         task.delay(*args)
     except BrokerUnavailable as error:
-        _dropped(task, error)
+        _dropped(task, args, error)
 
 
-def _dropped(task: Task, error: Exception) -> None:
+def _dropped(task: Task, args: tuple[Any, ...], error: Exception) -> None:
     logger.warning(
         "task %s not queued, the broker is unavailable (%s); sweeps and resync recover", task.name, error
     )
+    if not getattr(task, "durable", False):
+        return
+    from handoffs.models import PendingTask
+
+    try:  # not in the broker: the sweep sends it again soon rather than after the stalled time
+        PendingTask.objects.filter(key=_key(task.name, args), started_at__isnull=True).update(lost=True)
+    except Exception:
+        logger.warning("could not mark the pending rows of %s as lost", task.name, exc_info=True)
 
 
 def run_later(task: Task, *args: Any, delay: float = 0.0) -> None:
@@ -65,7 +81,7 @@ def _schedule(task: Task, args: tuple[Any, ...], delay: float) -> None:
         try:
             task.apply_async(args=args, countdown=delay)
         except BrokerUnavailable as error:
-            _dropped(task, error)
+            _dropped(task, args, error)
         return
     timer = threading.Timer(delay, _run_in_thread, args=(task, args))
     timer.daemon = True
@@ -102,15 +118,18 @@ _covered: dict[str, list[int]] = {}
 
 @task_prerun.connect
 def _note_covered(task_id: str, task: Task, args: Any = None, **_: Any) -> None:
-    """The asks committed before this run reads anything are the ones it will have done."""
+    """The asks committed before this run reads anything are the ones it will have done; they are marked
+    started, so that the sweep does not resend them while it runs."""
     if not getattr(task, "durable", False):
         return
     from handoffs.models import PendingTask
 
     try:
-        _covered[task_id] = list(
+        covered = list(
             PendingTask.objects.filter(key=_key(task.name, args or ())).values_list("pk", flat=True)
         )
+        PendingTask.objects.filter(pk__in=covered).update(started_at=timezone.now(), lost=False)
+        _covered[task_id] = covered
     except Exception:  # the database is away: the run will fail too, and the rows are resent later
         logger.warning("could not read the pending rows of %s", task.name, exc_info=True)
 
@@ -118,29 +137,36 @@ def _note_covered(task_id: str, task: Task, args: Any = None, **_: Any) -> None:
 @task_postrun.connect
 def _forget_done(task_id: str, task: Task, state: str | None = None, **_: Any) -> None:
     covered = _covered.pop(task_id, None)
-    if not covered or state != "SUCCESS":
+    if not covered:
         return
     from handoffs.models import PendingTask
 
     try:
-        PendingTask.objects.filter(pk__in=covered).delete()
+        if state == "SUCCESS":
+            PendingTask.objects.filter(pk__in=covered).delete()
+        else:  # failed: sent again at the next sweep past the resend period
+            PendingTask.objects.filter(pk__in=covered).update(started_at=None, lost=True)
     except Exception:  # resent later; durable tasks are idempotent, so nothing is done twice
-        logger.warning("could not clear the pending rows of %s", task.name, exc_info=True)
+        logger.warning("could not update the pending rows of %s", task.name, exc_info=True)
 
 
 def pending_tasks_resend(*, limit: int = 500) -> int:
-    """Send again, once per task and arguments, the durable tasks asked for over
-    ``PENDING_TASK_RESEND_SECONDS`` ago that no run has covered since (each at most once per that period);
+    """Send again, once per task and arguments, the durable asks that are due (see the module docstring);
     give up on asks a day old. Returns how many were sent."""
     from handoffs.models import PendingTask
 
     now = timezone.now()
     quiet = now - timedelta(seconds=settings.WARMLINE["PENDING_TASK_RESEND_SECONDS"])
+    stalled = now - timedelta(seconds=settings.WARMLINE["PENDING_TASK_STALLED_SECONDS"])
     expired = PendingTask.objects.filter(asked_at__lt=now - PENDING_TASK_GIVE_UP)
     for row in expired[:limit]:
         logger.error("durable task %s still failing after a day; given up", row.key)
     expired.delete()
-    due = PendingTask.objects.filter(asked_at__lte=quiet).exclude(resent_at__gt=quiet)
+    lost = Q(lost=True, asked_at__lte=quiet) & ~Q(resent_at__gt=quiet)
+    # resent_at is never before asked_at: "sent (or resent) over the stalled time ago, not started since"
+    never_started = Q(lost=False, started_at__isnull=True, asked_at__lte=stalled) & ~Q(resent_at__gt=stalled)
+    never_finished = Q(started_at__lte=stalled)
+    due = PendingTask.objects.filter(lost | never_started | never_finished)
     keys = list(due.order_by("key").values_list("key", "task", "args").distinct("key")[:limit])
     sent = 0
     for key, name, args in keys:
@@ -149,6 +175,6 @@ def pending_tasks_resend(*, limit: int = 500) -> int:
         except BrokerUnavailable as error:
             logger.warning("resending durable tasks stopped: the broker is unavailable (%s)", error)
             break
-        due.filter(key=key).update(resent_at=now)
+        due.filter(key=key).update(resent_at=now, lost=False, started_at=None)
         sent += 1
     return sent

@@ -6,9 +6,12 @@ from datetime import timedelta
 
 import pytest
 import redis
+from celery.app.task import Task
+from celery.signals import task_prerun
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from handoffs.models import Observation, PendingTask, Turn
 from handoffs.scheduling import pending_tasks_resend
@@ -67,6 +70,73 @@ def test_a_successful_run_clears_the_asks_it_covers_and_a_failed_one_does_not(bo
     # then
     assert not PendingTask.objects.filter(task="handoffs.tasks.infer_self_model_from_turn").exists()
     assert Observation.objects.filter(source="inferred").exists()
+
+
+def age(field: str, seconds: float) -> None:
+    PendingTask.objects.update(**{field: timezone.now() - timedelta(seconds=seconds)})
+
+
+RESEND = settings.WARMLINE["PENDING_TASK_RESEND_SECONDS"]
+STALLED = settings.WARMLINE["PENDING_TASK_STALLED_SECONDS"]
+INFER = "handoffs.tasks.infer_self_model_from_turn"
+
+
+def test_an_ask_queued_behind_a_backlog_is_not_resent_before_the_stalled_time(bot_client):
+    # given: an ask the broker took (a worker backlog: past the resend period, nobody has run it yet)
+    bot_client.post(turn(CHATTY, first=True))
+    age("asked_at", RESEND * 3)
+    before = queued(INFER)
+    # then: not doubled
+    assert pending_tasks_resend() == 0
+    # when it has waited past the stalled time, the broker must have lost it: sent again
+    age("asked_at", STALLED + 1)
+    assert pending_tasks_resend() == 1 and queued(INFER) == before + 1
+
+
+def test_an_ask_the_broker_refused_is_resent_after_the_resend_period(bot_client, monkeypatch):
+    def refuse(self, *args, **kwargs):
+        raise BrokerUnavailable("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Task, "apply_async", refuse)
+        assert bot_client.post(turn(CHATTY, first=True)).status_code == 200
+    assert list(PendingTask.objects.values_list("task", "lost")) == [(INFER, True)]
+    before = queued(INFER)
+    assert pending_tasks_resend() == 0  # the period is not over yet
+    age("asked_at", RESEND + 1)
+    assert pending_tasks_resend() == 1 and queued(INFER) == before + 1
+    assert pending_tasks_resend() == 0  # now in the broker: not again before the stalled time
+
+
+def test_an_ask_whose_run_has_started_is_not_resent_until_it_stalls(bot_client):
+    bot_client.post(turn(CHATTY, first=True))
+    customer_turn = Turn.objects.get()
+    task = infer_self_model_from_turn
+    # when a worker starts its run (the signal Celery sends before running it) and is still at it
+    task_prerun.send(sender=task, task_id="run-1", task=task, args=[customer_turn.pk], kwargs={})
+    age("asked_at", STALLED * 2)
+    # then: not resent while it runs
+    assert PendingTask.objects.get().started_at is not None
+    assert pending_tasks_resend() == 0
+    # a run that started past the stalled time and never finished (its worker died) is sent again
+    age("started_at", STALLED + 1)
+    assert pending_tasks_resend() == 1
+    assert pending_tasks_resend() == 0
+
+
+def test_an_ask_whose_run_failed_is_resent_after_the_resend_period(bot_client):
+    PendingTask.objects.create(
+        key='handoffs.tasks.infer_recurring_issue:["nope"]',
+        task="handoffs.tasks.infer_recurring_issue",
+        args=["nope"],
+        asked_at=timezone.now() - timedelta(seconds=RESEND + 1),
+    )
+    # when its run fails (a conversation id that is not a UUID)
+    infer_recurring_issue.apply(args=["nope"])
+    # then
+    ask = PendingTask.objects.get()
+    assert ask.lost and ask.started_at is None
+    assert pending_tasks_resend() == 1
 
 
 def test_the_sweep_resends_each_lost_ask_once_per_period(bot_client):
