@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("handoffs", "0015_observation_turn"),
+        ("handoffs", "0017_conversation_customer_left_at"),
     ]
 
     operations = [
