@@ -13,7 +13,6 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, IntegerField, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -48,7 +47,7 @@ from handoffs.reports import (
     report_filter,
     scope_for,
 )
-from handoffs.selectors import handoff_ending
+from handoffs.selectors import agents_present, handoff_ending, presence_seen_since
 
 SUPERVISORS_ONLY = "The dashboard is for supervisors."
 PERIODS = {"7": 7, "14": 14, "30": 30, "90": 90}
@@ -474,14 +473,19 @@ def floor_context(profile: AgentProfile) -> dict[str, Any]:
         .order_by()
         .values_list("agent_id", "n")
     )
-    stale = now - timedelta(seconds=settings.WARMLINE["PRESENCE_STALE_SECONDS"])
+    available = set(
+        agents_present(now=now).filter(pk__in=[person.pk for person in people]).values_list("pk", flat=True)
+    )
+    seen_since = presence_seen_since(now)
 
     def state(person: AgentProfile) -> str:
         if holding.get(person.user_id):
             return "busy"
-        if person.presence == AgentProfile.Presence.OFFLINE or not person.last_seen_at:
-            return "offline"
-        return "offline" if person.last_seen_at < stale else str(person.presence)
+        if person.pk in available:
+            return "available"
+        # Away only while their console is still seen; otherwise they have gone: offline.
+        away = person.presence == AgentProfile.Presence.AWAY
+        return "away" if away and person.last_seen_at and person.last_seen_at >= seen_since else "offline"
 
     agents: list[dict[str, Any]] = [
         {

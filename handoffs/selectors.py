@@ -384,24 +384,24 @@ class Colleague:
         return self.profile.name
 
 
+def presence_seen_since(now: datetime | None = None) -> datetime:
+    """A person whose console was last seen before this reads as offline, whatever they said."""
+    return (now or timezone.now()) - timedelta(seconds=settings.WARMLINE["PRESENCE_STALE_SECONDS"])
+
+
 def agents_present(*, now: datetime | None = None) -> QuerySet[AgentProfile]:
     """People who are available now: they said so, and a console of theirs was seen within
-    ``PRESENCE_STALE_SECONDS`` (a closed laptop does not keep anyone "available")."""
-    seen_since = (now or timezone.now()) - timedelta(seconds=settings.WARMLINE["PRESENCE_STALE_SECONDS"])
-    return AgentProfile.objects.filter(presence=AgentProfile.Presence.AVAILABLE, last_seen_at__gte=seen_since)
+    ``PRESENCE_STALE_SECONDS`` (a closed laptop does not keep anyone "available"). The one rule for it."""
+    return AgentProfile.objects.filter(
+        presence=AgentProfile.Presence.AVAILABLE, last_seen_at__gte=presence_seen_since(now)
+    )
 
 
-def colleagues_available(*, agent: AgentProfile, stale_after: timedelta) -> list[Colleague]:
-    """The person's teammates who are available now (said so, and a console of theirs was seen within
-    ``stale_after``), most room first."""
-    seen_since = timezone.now() - stale_after
+def colleagues_available(*, agent: AgentProfile) -> list[Colleague]:
+    """The person's teammates who are available now (``agents_present``), most room first."""
     people = list(
-        AgentProfile.objects.filter(
-            teams__in=agent.teams.all(),
-            presence=AgentProfile.Presence.AVAILABLE,
-            last_seen_at__gte=seen_since,
-            user__is_active=True,
-        )
+        agents_present()
+        .filter(teams__in=agent.teams.all(), user__is_active=True)
         .exclude(pk=agent.pk)
         .select_related("user")
         .distinct()

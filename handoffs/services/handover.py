@@ -23,7 +23,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -313,8 +312,7 @@ def _clip(text: str, limit: int = 140) -> str:
 
 def handover_colleagues(*, agent: AgentProfile) -> list[Colleague]:
     """Teammates a handoff may be routed to by name: available now, with ``room`` (capacity left)."""
-    stale = timedelta(seconds=settings.WARMLINE["PRESENCE_STALE_SECONDS"])
-    return colleagues_available(agent=agent, stale_after=stale)
+    return colleagues_available(agent=agent)
 
 
 # --- applying it ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ back within 72 h of its resolve (docs/metrics.md, "How it is computed").
 Each rule lives here once, as a recomputation from the source rows (not an increment), so a retried or
 repeated call writes the same values. The services call them in the transaction that changes a source:
 a scored customer turn (``turn_add``), a new escalation or transfer, a connect, a resolve, a rating.
-Migration 0008, ``seed_history`` and the report benchmark fill history with ``report_columns_refresh``.
+Migration 0012 (``0012_handoff_report_columns``), ``seed_history`` and the report benchmark fill history with ``report_columns_refresh``.
 
 The functions take the handoffs to refresh as a queryset; ``models`` lets a migration pass its historical
 models (``apps.get_model``) instead of the current ones.
