@@ -127,6 +127,13 @@ def serve(*, database: str, redis: str | None, logs: Path, worker: bool = True) 
     Without Redis the server runs the embedded configuration: tasks on timer threads of its own process.
     """
     logs.mkdir(parents=True, exist_ok=True)
+    if redis:
+        # A new world starts from an empty broker: an earlier world's worker, stopped cold, leaves its
+        # queued timers (take-back offers, reply deadlines) behind, and a new worker would spend its
+        # prefetch on them, for handoffs of a database that no longer has them.
+        import redis as redis_client
+
+        redis_client.Redis.from_url(redis).flushdb()
     env = _env(database, redis)
     port = free_port()
     processes = Processes()
