@@ -25,7 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from console import partials
 from handoffs import ratelimits, selectors
 from handoffs.errors import DomainError, InvalidInput, NotFound, RateLimited
-from handoffs.models import AgentProfile
+from handoffs.models import NOTE_MAX_CHARS, AgentProfile
 from handoffs.services.agents import agent_presence_set
 from handoffs.services.assist import commitment_mark
 from handoffs.services.drafts import draft_check
@@ -193,7 +193,7 @@ def transfer(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID)
         new = handoff_transfer(
             handoff_id=str(handoff_id),
             agent=profile,
-            note=_text(request, "note", 2000),
+            note=_text(request, "note", NOTE_MAX_CHARS),
             team=team,
             to_agent=to_agent,
             overlap=True,
@@ -218,7 +218,9 @@ def _target(request: HttpRequest) -> tuple[str, str]:
 def note(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
     """A private note (warm transfer) or a supervisor's whisper; it reaches every page live, this one too."""
     try:
-        private_note_add(handoff_id=str(handoff_id), agent=profile, text=_text(request, "text", 2000))
+        private_note_add(
+            handoff_id=str(handoff_id), agent=profile, text=_text(request, "text", NOTE_MAX_CHARS)
+        )
     except DomainError as error:
         return _flash(request, error, back=reverse("console:handoff", args=[handoff_id]))
     if request.htmx:  # type: ignore[attr-defined]
@@ -256,7 +258,7 @@ def reassign(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID)
         new = supervisor_reassign(
             handoff_id=str(handoff_id),
             supervisor=profile,
-            note=_text(request, "note", 2000),
+            note=_text(request, "note", NOTE_MAX_CHARS),
             team=team,
             to_agent=to_agent,
         )
@@ -270,7 +272,9 @@ def reassign(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID)
 @agent_required
 def return_to_bot(request: HttpRequest, profile: AgentProfile, handoff_id: uuid.UUID) -> HttpResponse:
     try:
-        handoff_return_to_bot(handoff_id=str(handoff_id), agent=profile, note=_text(request, "note", 2000))
+        handoff_return_to_bot(
+            handoff_id=str(handoff_id), agent=profile, note=_text(request, "note", NOTE_MAX_CHARS)
+        )
     except DomainError as error:
         return _flash(request, error, back=reverse("console:handoff", args=[handoff_id]))
     messages.success(request, "Handed back to the assistant.")

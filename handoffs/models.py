@@ -541,6 +541,11 @@ class Handoff(TimeStamped):
         return f"handoff {self.id} ({self.status})"
 
 
+# The longest note a person may write: a transfer or return note, a private note or whisper, a handover
+# snapshot (the API's schemas, the console's forms and the services all hold to it).
+NOTE_MAX_CHARS = 2000
+
+
 class PrivateNote(models.Model):
     """A note between people about a live chat, never shown to the customer nor sent in callbacks: the
     sender and receiver of a warm transfer in its overlap window, or a supervisor whispering to the agent.

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from handoffs.models import NOTE_MAX_CHARS
+
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 Short = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Label = Annotated[str, StringConstraints(max_length=200)]
@@ -287,7 +289,9 @@ def _no_nul(value: str) -> str:
 AgentText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), AfterValidator(_no_nul)
 ]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_no_nul)]
+Note = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=NOTE_MAX_CHARS), AfterValidator(_no_nul)
+]
 # A query filter compared with stored text: PostgreSQL cannot take NUL in a parameter, so it is a 422.
 FilterText = Annotated[str, AfterValidator(_no_nul)]
 
@@ -395,7 +399,9 @@ class ResolveIn(Schema):
 
 
 RequiredNote = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(_no_nul)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NOTE_MAX_CHARS),
+    AfterValidator(_no_nul),
 ]
 
 
@@ -491,9 +497,7 @@ class HandoverPlanOut(Schema):
 
 class HandoverItemIn(Schema):
     handoff_id: str = Field(max_length=40)
-    snapshot: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(_no_nul)
-    ]
+    snapshot: RequiredNote
     team: str | None = Field(default=None, max_length=80, description="A team queue, or:")
     agent: str | None = Field(default=None, max_length=150, description="A colleague's username.")
 

@@ -29,7 +29,7 @@ from django.utils import timezone
 from handoffs.context.reading import PRIMARY_SLOTS, detail_phrase, first_customer_text
 from handoffs.context.summary import readable_due
 from handoffs.errors import Conflict, InvalidInput
-from handoffs.models import AgentProfile, Conversation, Handoff, HandoffStatus, Handover, Team
+from handoffs.models import NOTE_MAX_CHARS, AgentProfile, Conversation, Handoff, HandoffStatus, Handover, Team
 from handoffs.priority import DUE_SOON_SECONDS, Priority, handover_fragility
 from handoffs.selectors import (
     Colleague,
@@ -48,7 +48,6 @@ from handoffs.services.handoffs import (
 )
 from handoffs.services.turns import due_at
 
-NOTE_LIMIT = 2000  # a transfer note's limit (the API's TransferIn and the console's form)
 QUOTE_LIMIT = 160
 LONG_WAIT = timedelta(minutes=10)
 UPSET = ("concerned", "frustrated", "angry")
@@ -84,7 +83,7 @@ class Snapshot:
             else:
                 lines.append(f"{title}: {empty}.")
         text = "\n".join(lines)
-        return text if len(text) <= NOTE_LIMIT else text[: NOTE_LIMIT - 1] + "…"
+        return text if len(text) <= NOTE_MAX_CHARS else text[: NOTE_MAX_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -445,9 +444,9 @@ def _checked_items(agent: AgentProfile, items: list[HandoverChoice]) -> list[Han
             )
         seen.add(pk)
         canonical.append(replace(choice, handoff_id=pk))
-        if len(choice.snapshot.strip()) > NOTE_LIMIT:
+        if len(choice.snapshot.strip()) > NOTE_MAX_CHARS:
             raise InvalidInput(
-                f"A snapshot is at most {NOTE_LIMIT} characters.",
+                f"A snapshot is at most {NOTE_MAX_CHARS} characters.",
                 errors=[{"loc": ["body", "items", index, "snapshot"], "msg": "too long"}],
             )
     active = {str(handoff.pk) for handoff in handing_over(agent)}

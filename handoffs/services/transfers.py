@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from handoffs.broadcast import broadcast_on_commit, conversation_group, private_group, team_queue_group
 from handoffs.errors import Conflict, Forbidden, InvalidInput
-from handoffs.models import AgentProfile, Handoff, HandoffStatus, PrivateNote
+from handoffs.models import NOTE_MAX_CHARS, AgentProfile, Handoff, HandoffStatus, PrivateNote
 from handoffs.selectors import person_name
 from handoffs.services.handoffs import (
     ACTIVE_STATUSES,
@@ -35,8 +35,6 @@ from handoffs.services.handoffs import (
     transfer_notes,
     transfer_take_over_now,
 )
-
-NOTE_MAX = 2000
 
 
 def is_supervisor_of(profile: AgentProfile, handoff: Handoff) -> bool:
@@ -93,9 +91,10 @@ def private_note_add(*, handoff_id: str, agent: AgentProfile, text: str) -> Priv
     text = text.strip()
     if not text:
         raise InvalidInput("Write the note.", errors=[{"loc": ["body", "text"], "msg": "required"}])
-    if len(text) > NOTE_MAX:
+    if len(text) > NOTE_MAX_CHARS:
         raise InvalidInput(
-            f"A note is at most {NOTE_MAX} characters.", errors=[{"loc": ["body", "text"], "msg": "too long"}]
+            f"A note is at most {NOTE_MAX_CHARS} characters.",
+            errors=[{"loc": ["body", "text"], "msg": "too long"}],
         )
     locked = _lock_for_agent(handoff_id, agent)
     handoff = locked.handoff
